@@ -1,0 +1,8 @@
+//go:build unix && !darwin
+
+package main
+
+import "os/exec"
+
+// openBrowser opens url in the desktop's default browser.
+func openBrowser(url string) error { return startDetached(exec.Command("xdg-open", url)) }

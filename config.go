@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything an operator can set. Every field has a flag and an
+// environment variable (DECODER_ followed by the flag name in capitals with
+// dashes as underscores); a flag on the command line wins over the variable.
+type Config struct {
+	// Addr is the host:port to listen on. The default host is 127.0.0.1 so
+	// that a desktop service is not open to the LAN unless asked.
+	Addr string
+	// AllowedOrigins lists extra page origins allowed to use the API and
+	// /live. Loopback pages and decoder's own pages are always allowed.
+	AllowedOrigins []string
+	// AllowedHosts lists extra Host header names accepted besides IP
+	// literals and localhost; any other name is refused (DNS rebinding).
+	AllowedHosts []string
+	// Headless skips the tray icon even where a desktop session exists.
+	Headless bool
+	// ShutdownTimeout bounds a graceful stop; what has not finished by then
+	// is closed abruptly.
+	ShutdownTimeout time.Duration
+	// ShowVersion prints the version and exits.
+	ShowVersion bool
+
+	Live LiveConfig
+}
+
+// LiveConfig holds the /live session engine's limits and timings.
+type LiveConfig struct {
+	// Linger keeps a producer running this long after its last viewer leaves,
+	// so a page reload does not restart the source.
+	Linger time.Duration
+	// PingInterval is how often each viewer is pinged; the first ping is
+	// jittered so that viewers that joined together do not ping together.
+	PingInterval time.Duration
+	// PongTimeout is how long a viewer may stay silent after a ping. A dead
+	// peer is closed PingInterval+PongTimeout after its last frame at most.
+	PongTimeout time.Duration
+	// WriteTimeout bounds every write to a viewer; a viewer that takes no
+	// data for this long is closed.
+	WriteTimeout time.Duration
+	// MaxBacklog is how far behind the newest message a viewer may be before
+	// it skips ahead to the newest starting point, dropping what it missed.
+	MaxBacklog time.Duration
+	// MaxLag closes a viewer that has stayed behind live this long.
+	MaxLag time.Duration
+	// StatsInterval is how often each viewer gets a stats message.
+	StatsInterval time.Duration
+	// MaxMessageBytes caps a message from a viewer (close 1009 beyond).
+	MaxMessageBytes int64
+	// SendBuffer caps the kernel send buffer of each viewer's socket, so the
+	// kernel cannot hide seconds of backlog from the slow-viewer checks.
+	SendBuffer int
+	// MaxViewers, MaxViewersPerSource and MaxSources bound the service.
+	MaxViewers          int
+	MaxViewersPerSource int
+	MaxSources          int
+}
+
+// defaultPort is the design document's port, overridden by $PORT.
+const defaultPort = "3000"
+
+// envPrefix starts every configuration variable's name.
+const envPrefix = "DECODER_"
+
+// envName returns the environment variable that sets the flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// listValue is a comma-separated flag value.
+type listValue struct{ items *[]string }
+
+func (l listValue) String() string {
+	if l.items == nil {
+		return ""
+	}
+	return strings.Join(*l.items, ",")
+}
+
+func (l listValue) Set(s string) error {
+	*l.items = (*l.items)[:0]
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l.items = append(*l.items, item)
+		}
+	}
+	return nil
+}
+
+// parseConfig reads the configuration from the environment and then from
+// args. It returns flag.ErrHelp after printing the usage for -h.
+func parseConfig(args []string, getenv func(string) string, output io.Writer) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("decoder", flag.ContinueOnError)
+	fs.SetOutput(output)
+
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1", "`host` or host:port to listen on; without a port, $PORT or "+defaultPort+" is used")
+	fs.Var(listValue{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated extra page `origins` allowed to use decoder (e.g. https://app.example.com, http://*.example.com:*, null, or * for any)")
+	fs.Var(listValue{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated extra Host `names` accepted besides IP literals and localhost")
+	fs.BoolVar(&cfg.Headless, "headless", false, "run without a tray icon")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful stop may take")
+	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+
+	lc := &cfg.Live
+	fs.DurationVar(&lc.Linger, "linger", 5*time.Second, "keep a source running this long after its last viewer leaves")
+	fs.DurationVar(&lc.PingInterval, "ping-interval", 5*time.Second, "how often each viewer is pinged")
+	fs.DurationVar(&lc.PongTimeout, "pong-timeout", 5*time.Second, "close a viewer silent this long after a ping")
+	fs.DurationVar(&lc.WriteTimeout, "write-timeout", 5*time.Second, "close a viewer that takes no data for this long")
+	fs.DurationVar(&lc.MaxBacklog, "max-backlog", 2*time.Second, "a viewer this far behind skips ahead, dropping what it missed")
+	fs.DurationVar(&lc.MaxLag, "max-lag", 10*time.Second, "close a viewer that stays behind live this long (\"too slow\")")
+	fs.DurationVar(&lc.StatsInterval, "stats-interval", time.Second, "how often each viewer gets a stats message")
+	fs.Int64Var(&lc.MaxMessageBytes, "max-message", 64<<10, "largest message accepted from a viewer, in `bytes`")
+	fs.IntVar(&lc.SendBuffer, "send-buffer", 64<<10, "kernel send buffer of each viewer's socket, in `bytes` (0 leaves the system's)")
+	fs.IntVar(&lc.MaxViewers, "max-viewers", 10000, "most viewers at once")
+	fs.IntVar(&lc.MaxViewersPerSource, "max-viewers-per-source", 10000, "most viewers of one source at once")
+	fs.IntVar(&lc.MaxSources, "max-sources", 64, "most sources running at once")
+
+	fs.Usage = func() {
+		fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
+		fmt.Fprintf(output, "Usage:\n  decoder [flags]\n\nFlags (each also read from the environment variable shown):\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			name, usage := flag.UnquoteUsage(f)
+			fmt.Fprintf(output, "  -%s %s\n    \t%s", f.Name, name, usage)
+			if f.DefValue != "" && f.DefValue != "false" {
+				fmt.Fprintf(output, " (default %s)", f.DefValue)
+			}
+			if f.Name != "version" {
+				fmt.Fprintf(output, " [$%s]", envName(f.Name))
+			}
+			fmt.Fprintln(output)
+		})
+		fmt.Fprintf(output, "\nPORT sets the port when -addr has none (default %s).\n", defaultPort)
+	}
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "version" {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q; see decoder -h", fs.Arg(0))
+	}
+
+	addr, err := listenAddr(cfg.Addr, getenv("PORT"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Addr = addr
+	return cfg, cfg.Live.validate()
+}
+
+// listenAddr joins host with port unless host already carries one.
+func listenAddr(host, port string) (string, error) {
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return "", fmt.Errorf("invalid port %q in -addr %q", p, host)
+		}
+		return net.JoinHostPort(h, p), nil
+	}
+	if port == "" {
+		port = defaultPort
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("invalid PORT %q: want a number from 0 to 65535", port)
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port), nil
+}
+
+func (lc LiveConfig) validate() error {
+	var errs []error
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("-%s must be positive, got %v", name, d))
+		}
+	}
+	positive("ping-interval", lc.PingInterval)
+	positive("pong-timeout", lc.PongTimeout)
+	positive("write-timeout", lc.WriteTimeout)
+	positive("max-backlog", lc.MaxBacklog)
+	positive("max-lag", lc.MaxLag)
+	positive("stats-interval", lc.StatsInterval)
+	if lc.Linger < 0 {
+		errs = append(errs, fmt.Errorf("-linger must not be negative, got %v", lc.Linger))
+	}
+	if lc.MaxMessageBytes < 128 {
+		errs = append(errs, fmt.Errorf("-max-message must be at least 128 bytes, got %d", lc.MaxMessageBytes))
+	}
+	if lc.SendBuffer < 0 {
+		errs = append(errs, fmt.Errorf("-send-buffer must not be negative, got %d", lc.SendBuffer))
+	}
+	for name, n := range map[string]int{"max-viewers": lc.MaxViewers, "max-viewers-per-source": lc.MaxViewersPerSource, "max-sources": lc.MaxSources} {
+		if n <= 0 {
+			errs = append(errs, fmt.Errorf("-%s must be positive, got %d", name, n))
+		}
+	}
+	return errors.Join(errs...)
+}

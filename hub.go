@@ -1,0 +1,304 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Per-source buffer bounds: the most messages and bytes a source keeps for
+// its viewers. They cover a GOP of a high-bitrate camera and a few seconds
+// of backlog; a viewer further behind skips ahead.
+const (
+	sourceBufferMessages = 1024
+	sourceBufferBytes    = 32 << 20
+)
+
+// Hub runs the shared producers: all viewers of one source (same normalised
+// URL) read from one producer, started by the first viewer and stopped
+// Linger after the last one leaves.
+//
+// All methods are safe for concurrent use. Close stops every producer and
+// waits for them.
+type Hub struct {
+	cfg LiveConfig
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // one per producer goroutine
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	viewers int
+	closed  bool
+
+	metrics hubMetrics
+}
+
+// hubMetrics are the service-wide counters behind /metrics.
+type hubMetrics struct {
+	viewers         atomic.Int64
+	producers       atomic.Int64
+	viewersTotal    atomic.Uint64
+	bytesSent       atomic.Uint64
+	messagesSent    atomic.Uint64
+	droppedMessages atomic.Uint64
+	slowClosed      atomic.Uint64
+
+	closesMu sync.Mutex
+	closes   map[int]uint64 // by close code
+}
+
+func (m *hubMetrics) countClose(code int) {
+	m.closesMu.Lock()
+	if m.closes == nil {
+		m.closes = make(map[int]uint64)
+	}
+	m.closes[code]++
+	m.closesMu.Unlock()
+}
+
+// NewHub returns a hub with no producers running.
+func NewHub(cfg LiveConfig, log *slog.Logger) *Hub {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream)}
+}
+
+// stream is one running source and its viewers.
+type stream struct {
+	hub      *Hub
+	key      string
+	display  string // URL with credentials masked
+	producer Producer
+	ring     *ring
+	started  time.Time
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	state atomic.Pointer[string]
+	// Delivered to viewers, summed over them.
+	bytes, messages, drops atomic.Uint64
+
+	// Guarded by hub.mu.
+	viewers int
+	linger  *time.Timer
+}
+
+// Errors of Subscribe, each with the close code a viewer gets.
+var (
+	errTooManyViewers = &closeError{code: closeTooMany, reason: "too many viewers"}
+	errTooManySources = &closeError{code: closeTooMany, reason: "too many sources"}
+	errShuttingDown   = &closeError{code: closeGoingAway, reason: "server shutting down"}
+)
+
+// subscription is one viewer's membership of a stream.
+type subscription struct {
+	s      *stream
+	cursor cursor
+	once   sync.Once
+}
+
+// Subscribe adds a viewer to the source, starting its producer if needed.
+func (h *Hub) Subscribe(src *url.URL, key string, p Producer) (*subscription, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, errShuttingDown
+	}
+	if h.viewers >= h.cfg.MaxViewers {
+		return nil, errTooManyViewers
+	}
+	s := h.streams[key]
+	if s == nil {
+		if len(h.streams) >= h.cfg.MaxSources {
+			return nil, errTooManySources
+		}
+		s = h.start(src, key, p)
+	} else if s.viewers >= h.cfg.MaxViewersPerSource {
+		return nil, &closeError{code: closeTooMany, reason: "too many viewers of this source"}
+	}
+	if s.linger != nil {
+		s.linger.Stop()
+		s.linger = nil
+	}
+	s.viewers++
+	h.viewers++
+	h.metrics.viewers.Add(1)
+	h.metrics.viewersTotal.Add(1)
+	return &subscription{s: s}, nil
+}
+
+// start launches the producer of a new stream. h.mu is held.
+func (h *Hub) start(src *url.URL, key string, p Producer) *stream {
+	ctx, cancel := context.WithCancel(h.ctx)
+	s := &stream{
+		hub: h, key: key, display: maskURL(src), producer: p,
+		ring:    newRing(sourceBufferMessages, sourceBufferBytes),
+		started: time.Now(), cancel: cancel, done: make(chan struct{}),
+	}
+	h.streams[key] = s
+	h.wg.Add(1)
+	h.metrics.producers.Add(1)
+	go s.run(ctx)
+	return s
+}
+
+// run is the producer's goroutine. It ends the ring with the reason viewers
+// get: nothing more to say when stopped, 1000 when the source ended by
+// itself, 1011 when it failed for good.
+func (s *stream) run(ctx context.Context) {
+	defer s.hub.wg.Done()
+	defer s.hub.metrics.producers.Add(-1)
+	defer close(s.done)
+	log := s.hub.log.With("source", s.display)
+	log.Info("source starting")
+	feed := &Feed{ring: s.ring, onState: func(state string) { s.state.Store(&state) }}
+	feed.SetStatus(Status{State: stateConnecting})
+	err := s.producer.Run(ctx, feed)
+	s.hub.forget(s)
+	var end *closeError
+	switch {
+	case ctx.Err() != nil:
+		end = errSourceStopped
+		log.Info("source stopped")
+	case err == nil:
+		feed.SetStatus(Status{State: stateEnded, Reason: "source ended"})
+		end = &closeError{code: closeNormal, reason: "source ended"}
+		log.Info("source ended")
+	default:
+		reason := "source failed: " + err.Error()
+		feed.SetStatus(Status{State: stateEnded, Reason: reason})
+		end = &closeError{code: closeSourceFailed, reason: reason, notify: true}
+		log.Warn("source failed", "err", err)
+	}
+	s.ring.close(end)
+}
+
+// errSourceStopped ends a ring whose producer was stopped by decoder: by then
+// it has no viewers, or they are being closed for shutdown.
+var errSourceStopped = &closeError{code: closeGoingAway, reason: "source stopped"}
+
+// forget removes s from the hub so that new viewers start a new producer.
+func (h *Hub) forget(s *stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.streams[s.key] == s {
+		delete(h.streams, s.key)
+	}
+	if s.linger != nil {
+		s.linger.Stop()
+		s.linger = nil
+	}
+}
+
+// read returns what the viewer is to send next; see ring.read.
+func (sub *subscription) read(maxBacklog time.Duration) readResult {
+	return sub.s.ring.read(&sub.cursor, maxBacklog)
+}
+
+// Close removes the viewer; the last one out starts the linger. Idempotent.
+func (sub *subscription) Close() {
+	sub.once.Do(func() {
+		s, h := sub.s, sub.s.hub
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		s.viewers--
+		h.viewers--
+		h.metrics.viewers.Add(-1)
+		if s.viewers > 0 || h.streams[s.key] != s {
+			return
+		}
+		if h.cfg.Linger <= 0 {
+			delete(h.streams, s.key)
+			s.cancel()
+			return
+		}
+		var t *time.Timer
+		t = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, t) })
+		s.linger = t
+	})
+}
+
+// expire stops s if its linger t is still current and it has no viewers.
+func (h *Hub) expire(s *stream, t *time.Timer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.linger != t || s.viewers > 0 {
+		return
+	}
+	s.linger = nil
+	if h.streams[s.key] == s {
+		delete(h.streams, s.key)
+	}
+	s.cancel()
+}
+
+// Close stops every producer and waits for them until ctx is done.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	for _, s := range h.streams {
+		if s.linger != nil {
+			s.linger.Stop()
+			s.linger = nil
+		}
+	}
+	h.mu.Unlock()
+	h.cancel()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("failed to stop sources: %w", errors.Join(ctx.Err(), errors.New("some producers did not stop")))
+	}
+}
+
+// streamInfo is one entry of GET /streams.
+type streamInfo struct {
+	URL           string  `json:"url"`
+	State         string  `json:"state"`
+	Viewers       int     `json:"viewers"`
+	Bytes         uint64  `json:"bytes"`
+	Messages      uint64  `json:"messages"`
+	Drops         uint64  `json:"drops"`
+	BufferedMsgs  int     `json:"buffered_messages"`
+	BufferedBytes int     `json:"buffered_bytes"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	StartedAt     string  `json:"started_at"`
+	Lingering     bool    `json:"lingering"`
+}
+
+// Streams lists the running sources, credentials masked, oldest first.
+func (h *Hub) Streams() []streamInfo {
+	h.mu.Lock()
+	list := make([]streamInfo, 0, len(h.streams))
+	for _, s := range h.streams {
+		state := stateConnecting
+		if p := s.state.Load(); p != nil {
+			state = *p
+		}
+		list = append(list, streamInfo{
+			URL: s.display, State: state, Viewers: s.viewers,
+			Bytes: s.bytes.Load(), Messages: s.messages.Load(), Drops: s.drops.Load(),
+			UptimeSeconds: time.Since(s.started).Round(time.Millisecond).Seconds(),
+			StartedAt:     s.started.UTC().Format(time.RFC3339),
+			Lingering:     s.linger != nil,
+		})
+		list[len(list)-1].BufferedMsgs, list[len(list)-1].BufferedBytes = s.ring.size()
+	}
+	h.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].UptimeSeconds > list[j].UptimeSeconds })
+	return list
+}

@@ -1,0 +1,502 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+// Close codes of /live. The 4xxx codes are 4000 plus the HTTP status that
+// means the same, so they read naturally; a page shows the reason.
+const (
+	closeNormal            = 1000 // the source ended, or the page closed
+	closeGoingAway         = 1001 // decoder is shutting down
+	closePolicy            = 1008 // the page sent something /live does not accept
+	closeTooBig            = 1009 // the page sent a message over -max-message
+	closeSourceFailed      = 1011 // the source failed for good
+	closeBadRequest        = 4400 // the url parameter is missing or invalid
+	closeTooSlow           = 4408 // the viewer stayed behind live past -max-lag
+	closeUnsupportedScheme = 4415 // decoder cannot play the url's scheme
+	closeTooMany           = 4429 // a viewer or source limit was reached
+)
+
+// closeError is why a viewer's session ends and how it is told.
+type closeError struct {
+	code   int
+	reason string
+	// notify sends an error message before the close, for pages that show
+	// errors from messages rather than close events.
+	notify bool
+	// abrupt drops the connection without a close frame: the peer is gone or
+	// not reading, so a close handshake would only wait.
+	abrupt bool
+}
+
+func (e *closeError) Error() string { return e.reason }
+
+// Reasons a session ends that come from the peer or its connection.
+var (
+	errPeerClosed  = &closeError{code: closeNormal, reason: "closed by the viewer", abrupt: true}
+	errPeerGone    = &closeError{code: closeGoingAway, reason: "connection lost", abrupt: true}
+	errPeerSilent  = &closeError{code: closePolicy, reason: "no pong or message in time", abrupt: true}
+	errPeerFrozen  = &closeError{code: closePolicy, reason: "viewer took no data for the write timeout", abrupt: true}
+	errMessageSize = &closeError{code: closeTooBig, reason: "message too big", abrupt: true}
+	errTooSlow     = &closeError{code: closeTooSlow, reason: "too slow: the viewer stayed behind live", notify: true}
+	errServerStop  = &closeError{code: closeGoingAway, reason: "server shutting down"}
+)
+
+// closeGrace bounds a close handshake, so a peer that vanished during it
+// costs at most this long.
+const closeGrace = time.Second
+
+// replyQueue bounds the replies to a viewer's own messages that wait for the
+// writer; a viewer that sends faster than it reads loses the extra replies.
+const replyQueue = 8
+
+// liveHandler serves GET /live?url=…: one WebSocket connection is one viewer
+// of a shared source.
+type liveHandler struct {
+	cfg      LiveConfig
+	hub      *Hub
+	origins  originPolicy
+	log      *slog.Logger
+	sessions *sessions
+}
+
+func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A browser cannot read the body of a refused handshake, so only what a
+	// page must not learn anything from is refused before the upgrade.
+	if origin := r.Header.Get("Origin"); origin != "" && !h.origins.allows(origin, r.Host) {
+		writeError(w, http.StatusForbidden, "origin %s is not allowed to use /live; start decoder with -allowed-origins %s to allow it", origin, origin)
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		writeError(w, http.StatusUpgradeRequired, "/live is a WebSocket endpoint: connect with new WebSocket('ws://%s/live?url=rtsp://camera/stream')", r.Host)
+		return
+	}
+	netConn, _ := r.Context().Value(netConnKey{}).(net.Conn)
+	if netConn == nil {
+		writeError(w, http.StatusInternalServerError, "connection not tracked")
+		return
+	}
+	if !h.sessions.enter() {
+		writeError(w, http.StatusServiceUnavailable, "decoder is shutting down")
+		return
+	}
+	defer h.sessions.leave()
+
+	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub, replies: make(chan []byte, replyQueue)}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The origin was checked above with decoder's own policy.
+		InsecureSkipVerify: true,
+		OnPongReceived:     func(context.Context, []byte) { v.heard() },
+	})
+	if err != nil {
+		h.log.Debug("failed to accept WebSocket", "err", err)
+		return
+	}
+	v.conn = conn
+	v.serve(h.sessions.ctx, r.URL.Query().Get("url"), h.log)
+}
+
+// viewer is one /live connection. Its writer runs on the handler's
+// goroutine and is the only one to send data; its reader runs on another.
+// Both share ctx: whichever fails first cancels it with the reason, and the
+// writer turns that reason into the close the peer gets.
+type viewer struct {
+	cfg     LiveConfig
+	hub     *Hub
+	conn    *websocket.Conn
+	netConn net.Conn
+	sub     *subscription
+	replies chan []byte
+	wg      sync.WaitGroup // the reader and pings in flight
+	pinging atomic.Bool
+
+	// Owned by the writer.
+	lastStatus  *frame
+	behindSince time.Time
+	lagMS       float64
+	sent        counters
+	flushed     counters
+}
+
+// counters are what a viewer delivered.
+type counters struct{ bytes, messages, drops uint64 }
+
+// serve runs the session and returns when all its goroutines have ended.
+func (v *viewer) serve(parent context.Context, rawURL string, log *slog.Logger) {
+	if tc, ok := v.netConn.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
+		tc.SetWriteBuffer(v.cfg.SendBuffer)
+	}
+	// http.Server's deadlines stay on a hijacked connection; the session
+	// sets its own.
+	v.netConn.SetDeadline(time.Time{})
+	v.heard()
+	v.conn.SetReadLimit(v.cfg.MaxMessageBytes)
+
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+
+	src, key, producer, err := parseSource(rawURL)
+	if err == nil {
+		v.sub, err = v.hub.Subscribe(src, key, producer)
+	}
+	if err != nil {
+		var se *sourceError
+		if errors.As(err, &se) {
+			err = &closeError{code: se.code, reason: se.message, notify: true}
+		}
+		v.wg.Go(func() { v.readLoop(cancel) })
+		v.close(err)
+		v.wg.Wait()
+		return
+	}
+	log = log.With("source", v.sub.s.display, "peer", v.netConn.RemoteAddr().String())
+	log.Debug("viewer joined")
+
+	v.wg.Go(func() { v.readLoop(cancel) })
+	cancel(v.writeLoop(ctx))
+	cause := context.Cause(ctx)
+	v.close(cause)
+	v.wg.Wait()
+	v.flush()
+	v.sub.Close()
+	log.Debug("viewer left", "reason", cause)
+}
+
+// heard pushes the read deadline forward: the peer showed it is alive.
+func (v *viewer) heard() {
+	v.netConn.SetReadDeadline(time.Now().Add(v.cfg.PingInterval + v.cfg.PongTimeout))
+}
+
+// readLoop reads the viewer's messages until the connection fails; pongs
+// are handled inside Read and reach heard.
+func (v *viewer) readLoop(fail context.CancelCauseFunc) {
+	for {
+		// No context: cancelling one would drop the connection before the
+		// writer could send its close frame. The read deadline bounds it.
+		typ, data, err := v.conn.Read(context.Background())
+		if err != nil {
+			fail(readError(err))
+			return
+		}
+		v.heard()
+		if typ != websocket.MessageText {
+			fail(&closeError{code: closePolicy, reason: "binary messages are not accepted", notify: true})
+			return
+		}
+		var msg struct {
+			Type string          `json:"type"`
+			ID   json.RawMessage `json:"id,omitempty"`
+		}
+		if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
+			fail(&closeError{code: closePolicy, reason: `messages must be JSON objects with a "type"`, notify: true})
+			return
+		}
+		var reply []byte
+		switch msg.Type {
+		case "ping":
+			reply, _ = json.Marshal(struct {
+				Type string          `json:"type"`
+				ID   json.RawMessage `json:"id,omitempty"`
+				TS   int64           `json:"ts"`
+			}{"pong", msg.ID, time.Now().UnixNano()})
+		default:
+			reply = errorMessage(closeBadRequest, fmt.Sprintf("unknown message type %q; known: ping", msg.Type))
+		}
+		select {
+		case v.replies <- reply:
+		default:
+		}
+	}
+}
+
+// readError maps a failed read to the reason the session ends.
+func readError(err error) error {
+	var ne net.Error
+	switch {
+	case websocket.CloseStatus(err) != -1:
+		return errPeerClosed
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		return errMessageSize
+	case errors.As(err, &ne) && ne.Timeout():
+		return errPeerSilent
+	default:
+		return errPeerGone
+	}
+}
+
+// closedChan is always ready; the writer selects on it to poll.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// writeLoop sends the source's messages, replies, pings and stats until the
+// session ends, and returns why.
+func (v *viewer) writeLoop(ctx context.Context) error {
+	pingTimer := time.NewTimer(v.cfg.PingInterval/2 + rand.N(v.cfg.PingInterval/2+1))
+	defer pingTimer.Stop()
+	statsTicker := time.NewTicker(v.cfg.StatsInterval)
+	defer statsTicker.Stop()
+	for {
+		res := v.sub.read(v.cfg.MaxBacklog)
+		now := time.Now()
+		if res.dropped > 0 {
+			v.sent.drops += res.dropped
+			if v.behindSince.IsZero() {
+				v.behindSince = now
+			}
+		}
+		if res.status != nil {
+			if err := v.write(websocket.MessageText, res.status.data); err != nil {
+				return err
+			}
+			v.lastStatus = res.status
+		}
+		var wake <-chan struct{}
+		poll := closedChan
+		if res.ok {
+			if err := v.deliver(res.entry); err != nil {
+				return err
+			}
+			v.lagMS = float64(time.Since(res.entry.at).Microseconds()) / 1000
+			if res.caughtUp {
+				v.behindSince = time.Time{}
+			} else if !v.behindSince.IsZero() && now.Sub(v.behindSince) > v.cfg.MaxLag {
+				return errTooSlow
+			}
+		} else {
+			if res.end != nil {
+				return res.end
+			}
+			wake, poll = res.wake, nil
+			v.lagMS = 0
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-wake:
+		case <-poll:
+		case reply := <-v.replies:
+			if err := v.write(websocket.MessageText, reply); err != nil {
+				return err
+			}
+		case <-pingTimer.C:
+			v.ping(ctx)
+			pingTimer.Reset(v.cfg.PingInterval)
+		case <-statsTicker.C:
+			if err := v.write(websocket.MessageText, v.statsMessage()); err != nil {
+				return err
+			}
+			v.flush()
+		}
+	}
+}
+
+// deliver sends e, preceded by the source status if the viewer lacks it.
+func (v *viewer) deliver(e entry) error {
+	if e.status != v.lastStatus {
+		if err := v.write(websocket.MessageText, e.status.data); err != nil {
+			return err
+		}
+		v.lastStatus = e.status
+		if e.isStatus {
+			return nil
+		}
+	} else if e.isStatus {
+		return nil
+	}
+	typ := websocket.MessageText
+	if e.Binary {
+		typ = websocket.MessageBinary
+	}
+	return v.write(typ, e.Data)
+}
+
+// write sends one message within the write timeout. The deadline is set on
+// the socket rather than through a context: it costs no allocation and no
+// timer per message, and cleared afterwards it cannot fail the pongs that
+// the reader writes while the writer is idle.
+func (v *viewer) write(typ websocket.MessageType, data []byte) error {
+	v.netConn.SetWriteDeadline(time.Now().Add(v.cfg.WriteTimeout))
+	err := v.conn.Write(context.Background(), typ, data)
+	v.netConn.SetWriteDeadline(time.Time{})
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return errPeerFrozen
+		}
+		return errPeerGone
+	}
+	v.sent.bytes += uint64(len(data))
+	v.sent.messages++
+	return nil
+}
+
+// ping sends a protocol ping unless one is in flight. It runs apart because
+// Ping waits for the pong; the read deadline, not Ping's result, decides
+// whether the peer is alive.
+func (v *viewer) ping(ctx context.Context) {
+	if v.pinging.Swap(true) {
+		return
+	}
+	v.wg.Go(func() {
+		defer v.pinging.Store(false)
+		pctx, cancel := context.WithTimeout(ctx, v.cfg.PongTimeout)
+		defer cancel()
+		v.conn.Ping(pctx)
+	})
+}
+
+// statsMessage reports the viewer's own figures.
+func (v *viewer) statsMessage() []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"type":"stats","bytes":`...)
+	b = strconv.AppendUint(b, v.sent.bytes, 10)
+	b = append(b, `,"messages":`...)
+	b = strconv.AppendUint(b, v.sent.messages, 10)
+	b = append(b, `,"drops":`...)
+	b = strconv.AppendUint(b, v.sent.drops, 10)
+	b = append(b, `,"lag_ms":`...)
+	b = strconv.AppendFloat(b, v.lagMS, 'f', 1, 64)
+	return append(b, '}')
+}
+
+// flush adds what the viewer delivered since the last flush to its source's
+// and the service's totals; batching keeps the hot path free of shared
+// atomics.
+func (v *viewer) flush() {
+	d := counters{v.sent.bytes - v.flushed.bytes, v.sent.messages - v.flushed.messages, v.sent.drops - v.flushed.drops}
+	v.flushed = v.sent
+	s, m := v.sub.s, &v.hub.metrics
+	s.bytes.Add(d.bytes)
+	s.messages.Add(d.messages)
+	s.drops.Add(d.drops)
+	m.bytesSent.Add(d.bytes)
+	m.messagesSent.Add(d.messages)
+	m.droppedMessages.Add(d.drops)
+}
+
+// errorMessage is the error message a page gets before an error close.
+func errorMessage(code int, message string) []byte {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"type"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{"error", code, message})
+	return b
+}
+
+// close ends the connection as err says: with an error message and a close
+// frame, bounded by closeGrace, or at once when the peer cannot take one.
+func (v *viewer) close(err error) {
+	var ce *closeError
+	if !errors.As(err, &ce) {
+		ce = errPeerGone
+	}
+	v.hub.metrics.countClose(ce.code)
+	if ce == errTooSlow {
+		v.hub.metrics.slowClosed.Add(1)
+	}
+	if ce.abrupt {
+		v.conn.CloseNow()
+		return
+	}
+	v.netConn.SetDeadline(time.Now().Add(closeGrace))
+	if ce.notify {
+		v.conn.Write(context.Background(), websocket.MessageText, errorMessage(ce.code, ce.reason))
+	}
+	v.conn.Close(websocket.StatusCode(ce.code), closeReason(ce.reason))
+}
+
+// closeReason fits reason into a close frame (123 bytes), on a rune boundary.
+func closeReason(reason string) string {
+	const max = 123
+	if len(reason) <= max {
+		return reason
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "…"
+}
+
+// sessions tracks the running viewer sessions so that shutdown can tell
+// them to go (1001) and wait for them: http.Server.Shutdown does not wait
+// for hijacked connections.
+type sessions struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu      sync.Mutex
+	n       int
+	closing bool
+	idle    chan struct{}
+}
+
+func newSessions() *sessions {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &sessions{ctx: ctx, cancel: cancel}
+}
+
+// enter registers a session; it fails once shutdown has begun.
+func (s *sessions) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.n++
+	return true
+}
+
+func (s *sessions) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n--
+	if s.n == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// shutdown tells every session to close with 1001 and waits for them until
+// ctx is done.
+func (s *sessions) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	var idle chan struct{}
+	if s.n > 0 {
+		idle = make(chan struct{})
+		s.idle = idle
+	}
+	s.mu.Unlock()
+	s.cancel(errServerStop)
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("failed to close all viewers: %w", ctx.Err())
+	}
+}
+
+// netConnKey finds the accepted connection in a request's context; the
+// session sets its socket options and deadlines on it.
+type netConnKey struct{}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Server is decoder's HTTP service: the API, /live and the built-in page.
+// Start binds before returning; Shutdown is idempotent.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	hub      *Hub
+	sessions *sessions
+	http     *http.Server
+	handler  http.Handler
+	ln       net.Listener
+	serveErr chan error
+}
+
+// NewServer checks cfg and assembles the service without binding.
+func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
+	origins := newOriginPolicy(cfg.AllowedOrigins)
+	if len(origins.invalid) > 0 {
+		return nil, fmt.Errorf("invalid -allowed-origins %q: want scheme://host[:port] (host may start with *., port may be *), null or *", strings.Join(origins.invalid, ","))
+	}
+	s := &Server{cfg: cfg, log: log, hub: NewHub(cfg.Live, log), sessions: newSessions(), serveErr: make(chan error, 1)}
+	page, err := newIndexPage()
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/{$}", allowMethods(page.ServeHTTP, http.MethodGet))
+	mux.Handle("/version", allowMethods(handleVersion, http.MethodGet))
+	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log, sessions: s.sessions}).ServeHTTP, http.MethodGet))
+	mux.Handle("/streams", allowMethods(handleStreams(s.hub), http.MethodGet))
+	mux.Handle("/metrics", allowMethods(handleMetrics(s.hub), http.MethodGet))
+	mux.Handle("/", allowMethods(serveAsset, http.MethodGet))
+	s.handler = withHostCheck(cfg.AllowedHosts)(withCORS(origins)(mux))
+
+	s.http = &http.Server{
+		Handler: s.handler,
+		// A client that dribbles its headers must not hold a connection and
+		// a goroutine forever (slowloris); 10 s is plenty on any network.
+		ReadHeaderTimeout: 10 * time.Second,
+		// API answers are small; /live clears these after the upgrade.
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  60 * time.Second,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, netConnKey{}, c)
+		},
+	}
+	return s, nil
+}
+
+// Handler returns the service's handler, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start binds the listening socket and serves in the background.
+func (s *Server) Start() error {
+	lc := net.ListenConfig{
+		// Keepalive finds peers that vanished while idle, even when no
+		// application data is due.
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3},
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
+	if err != nil {
+		_, port, _ := net.SplitHostPort(s.cfg.Addr)
+		switch {
+		case errors.Is(err, syscall.EADDRINUSE):
+			return fmt.Errorf("port %s is already in use; set PORT or -addr", port)
+		case errors.Is(err, syscall.EACCES):
+			return fmt.Errorf("not allowed to listen on %s; choose a port above 1023 with PORT or -addr", s.cfg.Addr)
+		case errors.Is(err, syscall.EADDRNOTAVAIL):
+			return fmt.Errorf("cannot listen on %s: no such address on this machine; check -addr", s.cfg.Addr)
+		}
+		return fmt.Errorf("failed to listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	go func() {
+		err := s.http.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+	return nil
+}
+
+// URL is the address of decoder's page.
+func (s *Server) URL() string {
+	addr := s.ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+}
+
+// Failed delivers an error if serving stops by itself.
+func (s *Server) Failed() <-chan error { return s.serveErr }
+
+// Shutdown stops accepting, closes every viewer with 1001, stops the
+// producers and waits for all of it until ctx is done; what is left then is
+// closed abruptly.
+func (s *Server) Shutdown(ctx context.Context) error {
+	errHTTP := s.http.Shutdown(ctx)
+	errViewers := s.sessions.shutdown(ctx)
+	errHub := s.hub.Close(ctx)
+	if errHTTP != nil {
+		s.http.Close()
+		errHTTP = fmt.Errorf("failed to finish HTTP requests: %w", errHTTP)
+	}
+	return errors.Join(errHTTP, errViewers, errHub)
+}

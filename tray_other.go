@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// trayAvailable reports whether a tray can be shown: always, on desktops
+// whose tray needs no separate bus.
+func trayAvailable() (bool, string) { return true, "" }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+)
+
+// webFiles are the browser assets, built into the binary so that decoder is
+// one file with nothing to install beside it.
+//
+//go:embed web
+var webFiles embed.FS
+
+var webRoot, _ = fs.Sub(webFiles, "web")
+
+// indexPage is the built-in page, rendered once with the version.
+type indexPage struct{ html []byte }
+
+func newIndexPage() (*indexPage, error) {
+	t, err := template.ParseFS(webRoot, "index.html")
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, struct{ Version string }{Version}); err != nil {
+		return nil, err
+	}
+	return &indexPage{html: b.Bytes()}, nil
+}
+
+func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(p.html)
+}
+
+// startTime dates the embedded assets for conditional requests.
+var startTime = time.Now()
+
+// serveAsset serves a file of web/ or a 404 in the envelope.
+func serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := path.Clean(r.URL.Path)[1:]
+	if name == "icon.png" {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(iconPNG())
+		return
+	}
+	data, err := fs.ReadFile(webRoot, name)
+	if err != nil || name == "index.html" {
+		handleNotFound(w, r)
+		return
+	}
+	http.ServeContent(w, r, name, startTime, bytes.NewReader(data))
+}
