@@ -8,4 +8,7 @@ require (
 	github.com/godbus/dbus/v5 v5.1.0
 )
 
-require golang.org/x/sys v0.15.0 // indirect
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	golang.org/x/sys v0.15.0 // indirect
+)

@@ -86,9 +86,11 @@ type stream struct {
 	// Delivered to viewers, summed over them.
 	bytes, messages, drops atomic.Uint64
 
-	// Guarded by hub.mu.
-	viewers int
-	linger  *time.Timer
+	// Guarded by hub.mu. lingerGen tells a linger timer that fires late,
+	// after being stopped and replaced, that it is stale.
+	viewers   int
+	linger    *time.Timer
+	lingerGen uint64
 }
 
 // Errors of Subscribe, each with the close code a viewer gets.
@@ -220,17 +222,17 @@ func (sub *subscription) Close() {
 			s.cancel()
 			return
 		}
-		var t *time.Timer
-		t = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, t) })
-		s.linger = t
+		s.lingerGen++
+		gen := s.lingerGen
+		s.linger = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, gen) })
 	})
 }
 
-// expire stops s if its linger t is still current and it has no viewers.
-func (h *Hub) expire(s *stream, t *time.Timer) {
+// expire stops s if its linger gen is still current and it has no viewers.
+func (h *Hub) expire(s *stream, gen uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.linger != t || s.viewers > 0 {
+	if s.linger == nil || s.lingerGen != gen || s.viewers > 0 {
 		return
 	}
 	s.linger = nil

@@ -130,6 +130,7 @@ type viewer struct {
 	// Owned by the writer.
 	lastStatus  *frame
 	behindSince time.Time
+	lastDrop    time.Time
 	lagMS       float64
 	sent        counters
 	flushed     counters
@@ -253,13 +254,7 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 	defer statsTicker.Stop()
 	for {
 		res := v.sub.read(v.cfg.MaxBacklog)
-		now := time.Now()
-		if res.dropped > 0 {
-			v.sent.drops += res.dropped
-			if v.behindSince.IsZero() {
-				v.behindSince = now
-			}
-		}
+		v.sent.drops += res.dropped
 		if res.status != nil {
 			if err := v.write(websocket.MessageText, res.status.data); err != nil {
 				return err
@@ -273,17 +268,15 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 				return err
 			}
 			v.lagMS = float64(time.Since(res.entry.at).Microseconds()) / 1000
-			if res.caughtUp {
-				v.behindSince = time.Time{}
-			} else if !v.behindSince.IsZero() && now.Sub(v.behindSince) > v.cfg.MaxLag {
-				return errTooSlow
-			}
 		} else {
 			if res.end != nil {
 				return res.end
 			}
 			wake, poll = res.wake, nil
 			v.lagMS = 0
+		}
+		if v.fellBehind(res) {
+			return errTooSlow
 		}
 		select {
 		case <-ctx.Done():
@@ -304,6 +297,27 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 			v.flush()
 		}
 	}
+}
+
+// fellBehind tracks how long the viewer has been behind live and reports
+// whether that is longer than MaxLag. A viewer is behind from the moment it
+// has a backlog or drops. It is back once it has delivered everything and
+// not dropped for MaxLag/2: skipping ahead empties a backlog without keeping
+// up, so a viewer at half the stream's rate, which drops every few
+// MaxBacklogs, must not count as live in between.
+func (v *viewer) fellBehind(res readResult) bool {
+	now := time.Now()
+	if res.dropped > 0 {
+		v.lastDrop = now
+	}
+	if res.caughtUp && now.Sub(v.lastDrop) >= v.cfg.MaxLag/2 {
+		v.behindSince = time.Time{}
+		return false
+	}
+	if v.behindSince.IsZero() {
+		v.behindSince = now
+	}
+	return now.Sub(v.behindSince) > v.cfg.MaxLag
 }
 
 // deliver sends e, preceded by the source status if the viewer lacks it.

@@ -122,7 +122,17 @@ func parseSource(raw string) (src *url.URL, key string, p Producer, err error) {
 	if err != nil {
 		return nil, "", nil, &sourceError{closeBadRequest, "invalid " + src.Scheme + " source: " + err.Error()}
 	}
-	return src, src.String(), p, nil
+	return src, formatURL(src), p, nil
+}
+
+// formatURL is u.String that keeps "//" before an empty host, so that
+// demo-text://?interval=1s reads as typed rather than demo-text:?interval=1s.
+func formatURL(u *url.URL) string {
+	s := u.String()
+	if u.Host == "" && u.User == nil && !strings.HasPrefix(s, u.Scheme+"://") {
+		s = u.Scheme + "://" + strings.TrimPrefix(s, u.Scheme+":")
+	}
+	return s
 }
 
 // secretQueryKey matches query parameters that cameras use for credentials.
@@ -144,5 +154,5 @@ func maskURL(u *url.URL) string {
 		}
 		m.RawQuery = strings.ReplaceAll(q.Encode(), "%2A%2A%2A", "***")
 	}
-	return m.String()
+	return formatURL(&m)
 }

@@ -15,10 +15,12 @@ const trayTitle = "解码器"
 // desktops require of their UI, and only where trayAvailable says so: the
 // tray library panics on Quit without a session bus.
 func runTray(ctx context.Context, pageURL string, log *slog.Logger) {
+	tooltip := trayTitle + " (decoder) " + Version + " — " + pageURL
+	presetTray(iconPNG(), trayTitle, tooltip)
 	systray.Run(func() {
 		systray.SetIcon(iconPNG())
 		systray.SetTitle(trayTitle)
-		systray.SetTooltip(trayTitle + " (decoder) " + Version + " — " + pageURL)
+		systray.SetTooltip(tooltip)
 		open := systray.AddMenuItem("打开 / Open in browser", "Open decoder's page")
 		systray.AddSeparator()
 		quit := systray.AddMenuItem("退出 / Quit", "Stop decoder")

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 )
 
@@ -28,4 +29,14 @@ func trayAvailable() (bool, string) {
 	}
 	conn.Close()
 	return true, ""
+}
+
+// presetTray hands systray the item's icon, title and tooltip before
+// systray.Run exports the item: fyne.io/systray v1.12.2 runs onReady
+// concurrently with the export and silently drops what onReady sets while
+// the export is under way.
+func presetTray(icon []byte, title, tooltip string) {
+	systray.SetIcon(icon)
+	systray.SetTitle(title)
+	systray.SetTooltip(tooltip)
 }
