@@ -35,10 +35,13 @@ func parseOriginPattern(s string) (originPattern, bool) {
 	}
 	host, port, err := net.SplitHostPort(rest)
 	if err != nil {
-		host, port = strings.Trim(rest, "[]"), ""
+		host, port = strings.Trim(rest, "[]"), defaultPorts[scheme]
 	}
 	return originPattern{scheme: scheme, host: host, port: port}, true
 }
+
+// defaultPorts fill in the port an origin leaves out.
+var defaultPorts = map[string]string{"http": "80", "https": "443"}
 
 func (p originPattern) match(scheme, host, port string) bool {
 	switch {
@@ -99,7 +102,7 @@ func (op originPolicy) allows(origin, requestHost string) bool {
 	}
 	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
+		port = defaultPorts[scheme]
 	}
 	for _, p := range op.patterns {
 		if p.match(scheme, host, port) {
