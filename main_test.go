@@ -56,7 +56,7 @@ var (
 )
 
 // decoderBinary builds the real binary once per test run.
-func decoderBinary(t *testing.T) string {
+func decoderBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "decoder-test-bin")
@@ -77,7 +77,7 @@ func decoderBinary(t *testing.T) string {
 }
 
 // freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,7 @@ func (l *lockedBuffer) String() string {
 
 // startDecoder runs the binary with env (added to a minimal environment
 // without any D-Bus session) and waits for its "listening" line.
-func startDecoder(t *testing.T, env []string, args ...string) *process {
+func startDecoder(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(decoderBinary(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
@@ -160,7 +160,7 @@ func startDecoder(t *testing.T, env []string, args ...string) *process {
 }
 
 // wait returns the exit code once the process has exited within timeout.
-func (p *process) wait(t *testing.T, timeout time.Duration) int {
+func (p *process) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.exited:
