@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +87,17 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		w.Header().Set("Upgrade", "websocket")
 		writeError(w, http.StatusUpgradeRequired, "/live is a WebSocket endpoint: connect with new WebSocket('ws://%s/live?url=rtsp://camera/stream')", r.Host)
+		return
+	}
+	// Checked here so that a client that gets the handshake wrong hears why
+	// in the same envelope as every other HTTP error.
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		writeError(w, http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version %q: decoder speaks version 13 (RFC 6455)", v)
+		return
+	}
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Header.Get("Sec-WebSocket-Key"))); err != nil || len(key) != 16 {
+		writeError(w, http.StatusBadRequest, "missing or invalid Sec-WebSocket-Key: want 16 random bytes in base64")
 		return
 	}
 	netConn, _ := r.Context().Value(netConnKey{}).(net.Conn)

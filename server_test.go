@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,6 +82,27 @@ func TestRoutesAndEnvelope(t *testing.T) {
 			}
 		})
 	}
+	t.Run("malformed handshakes", func(t *testing.T) {
+		for _, tc := range []struct {
+			version, key string
+			status       int
+		}{
+			{"8", "dGhlIHNhbXBsZSBub25jZQ==", 426},
+			{"13", "", 400},
+			{"13", "c2hvcnQ=", 400},
+		} {
+			req := localRequest("GET", "/live?url=demo-text://")
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", tc.version)
+			req.Header.Set("Sec-WebSocket-Key", tc.key)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status || !strings.HasPrefix(rec.Body.String(), fmt.Sprintf(`{"code":%d,`, tc.status)) {
+				t.Errorf("version %q key %q: %d %s, want %d in the envelope", tc.version, tc.key, rec.Code, rec.Body, tc.status)
+			}
+		}
+	})
 	t.Run("page", func(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, localRequest("GET", "/"))
