@@ -41,6 +41,7 @@ func handleMetrics(h *Hub) http.HandlerFunc {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		metric("go_memstats_heap_inuse_bytes", "gauge", "Heap bytes in use.", ms.HeapInuse)
+		metric("go_memstats_stack_inuse_bytes", "gauge", "Goroutine stack bytes in use.", ms.StackInuse)
 		if p, ok := readProcStats(); ok {
 			metric("process_open_fds", "gauge", "Open file descriptors.", p.openFDs)
 			metric("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", p.rssBytes)
