@@ -80,7 +80,6 @@ type stream struct {
 	ring     *ring
 	started  time.Time
 	cancel   context.CancelFunc
-	done     chan struct{}
 
 	state atomic.Pointer[string]
 	// Delivered to viewers, summed over them.
@@ -143,7 +142,7 @@ func (h *Hub) start(src *url.URL, key string, p Producer) *stream {
 	s := &stream{
 		hub: h, key: key, display: maskURL(src), producer: p,
 		ring:    newRing(sourceBufferMessages, sourceBufferBytes),
-		started: time.Now(), cancel: cancel, done: make(chan struct{}),
+		started: time.Now(), cancel: cancel,
 	}
 	h.streams[key] = s
 	h.wg.Add(1)
@@ -158,7 +157,6 @@ func (h *Hub) start(src *url.URL, key string, p Producer) *stream {
 func (s *stream) run(ctx context.Context) {
 	defer s.hub.wg.Done()
 	defer s.hub.metrics.producers.Add(-1)
-	defer close(s.done)
 	log := s.hub.log.With("source", s.display)
 	log.Info("source starting")
 	feed := &Feed{ring: s.ring, onState: func(state string) { s.state.Store(&state) }}
