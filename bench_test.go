@@ -152,12 +152,13 @@ func BenchmarkDeadPeerDetection(b *testing.B) {
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
 	defer p.cmd.Process.Kill()
 	u, _ := url.Parse(p.url)
+	live, _ := url.Parse(p.url + "/live?url=" + url.QueryEscape("demo-text://?interval=1s"))
 	for b.Loop() {
 		c, err := net.Dial("tcp", u.Host)
 		if err != nil {
 			b.Fatal(err)
 		}
-		fmt.Fprintf(c, "GET /live?url=demo-text%%3A%%2F%%2F%%3Finterval%%3D1s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.Host)
+		writeHandshake(c, live)
 		start := time.Now()
 		// Read everything but never answer: the server must give up.
 		io.Copy(io.Discard, c)

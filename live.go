@@ -170,10 +170,6 @@ func (v *viewer) serve(parent context.Context, rawURL string, log *slog.Logger) 
 		v.sub, err = v.hub.Subscribe(src, key, producer)
 	}
 	if err != nil {
-		var se *sourceError
-		if errors.As(err, &se) {
-			err = &closeError{code: se.code, reason: se.message, notify: true}
-		}
 		v.wg.Go(func() { v.readLoop(cancel) })
 		v.close(err)
 		v.wg.Wait()

@@ -206,7 +206,7 @@ func dialRaw(t testing.TB, ts *testServer, source string) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host)
+	writeHandshake(c, u)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -218,6 +218,11 @@ func dialRaw(t testing.TB, ts *testServer, source string) *rawConn {
 	}
 	c.SetReadDeadline(time.Time{})
 	return &rawConn{Conn: c, br: br}
+}
+
+// writeHandshake sends a minimal, valid WebSocket upgrade request for u.
+func writeHandshake(c net.Conn, u *url.URL) {
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host)
 }
 
 // waitClosedByServer reads and discards until the server ends the

@@ -82,14 +82,11 @@ func (f *Feed) SetStatus(s Status) {
 	f.ring.setStatus(data)
 }
 
-// sourceError is a problem with the url parameter; its close code tells a
-// page which kind.
-type sourceError struct {
-	code    int
-	message string
+// badSource is a problem with the url parameter, closed with code after an
+// error message the page can show.
+func badSource(code int, message string) error {
+	return &closeError{code: code, reason: message, notify: true}
 }
-
-func (e *sourceError) Error() string { return e.message }
 
 // parseSource checks the url parameter of /live and returns the source URL,
 // its producer and the key under which viewers of the same source share it.
@@ -97,7 +94,7 @@ func (e *sourceError) Error() string { return e.message }
 func parseSource(raw string) (src *url.URL, key string, p Producer, err error) {
 	const example = "use /live?url=rtsp://camera/stream or /live?url=demo-text://"
 	if raw == "" {
-		return nil, "", nil, &sourceError{closeBadRequest, "missing url parameter: " + example}
+		return nil, "", nil, badSource(closeBadRequest, "missing url parameter: "+example)
 	}
 	src, err = url.Parse(raw)
 	if err != nil {
@@ -105,22 +102,22 @@ func parseSource(raw string) (src *url.URL, key string, p Producer, err error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, "", nil, &sourceError{closeBadRequest, fmt.Sprintf("url parameter is not a valid URL (%v): %s", err, example)}
+		return nil, "", nil, badSource(closeBadRequest, fmt.Sprintf("url parameter is not a valid URL (%v): %s", err, example))
 	}
 	if src.Scheme == "" || src.Opaque != "" {
-		return nil, "", nil, &sourceError{closeBadRequest, "url parameter must be an absolute URL such as rtsp://camera/stream"}
+		return nil, "", nil, badSource(closeBadRequest, "url parameter must be an absolute URL such as rtsp://camera/stream")
 	}
 	src.Scheme = strings.ToLower(src.Scheme)
 	newProducer, ok := producerSchemes[src.Scheme]
 	if !ok {
-		return nil, "", nil, &sourceError{closeUnsupportedScheme, fmt.Sprintf("unsupported source scheme %q; decoder plays %s", src.Scheme, supportedSchemes())}
+		return nil, "", nil, badSource(closeUnsupportedScheme, fmt.Sprintf("unsupported source scheme %q; decoder plays %s", src.Scheme, supportedSchemes()))
 	}
 	src.Host = strings.ToLower(src.Host)
 	src.Fragment, src.RawFragment = "", ""
 	src.RawQuery = src.Query().Encode()
 	p, err = newProducer(src)
 	if err != nil {
-		return nil, "", nil, &sourceError{closeBadRequest, "invalid " + src.Scheme + " source: " + err.Error()}
+		return nil, "", nil, badSource(closeBadRequest, "invalid "+src.Scheme+" source: "+err.Error())
 	}
 	return src, formatURL(src), p, nil
 }
