@@ -263,11 +263,8 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 	for {
 		res := v.sub.read(v.cfg.MaxBacklog)
 		v.sent.drops += res.dropped
-		if res.status != nil {
-			if err := v.write(websocket.MessageText, res.status.data); err != nil {
-				return err
-			}
-			v.lastStatus = res.status
+		if err := v.sendStatus(res.status); err != nil {
+			return err
 		}
 		var wake <-chan struct{}
 		poll := closedChan
@@ -328,18 +325,22 @@ func (v *viewer) fellBehind(res readResult) bool {
 	return now.Sub(v.behindSince) > v.cfg.MaxLag
 }
 
+// sendStatus sends the source status f unless the viewer already has it.
+func (v *viewer) sendStatus(f *frame) error {
+	if f == nil || f == v.lastStatus {
+		return nil
+	}
+	if err := v.write(websocket.MessageText, f.data); err != nil {
+		return err
+	}
+	v.lastStatus = f
+	return nil
+}
+
 // deliver sends e, preceded by the source status if the viewer lacks it.
 func (v *viewer) deliver(e entry) error {
-	if e.status != v.lastStatus {
-		if err := v.write(websocket.MessageText, e.status.data); err != nil {
-			return err
-		}
-		v.lastStatus = e.status
-		if e.isStatus {
-			return nil
-		}
-	} else if e.isStatus {
-		return nil
+	if err := v.sendStatus(e.status); err != nil || e.isStatus {
+		return err
 	}
 	typ := websocket.MessageText
 	if e.Binary {
