@@ -65,6 +65,24 @@ type LiveConfig struct {
 	MaxViewers          int
 	MaxViewersPerSource int
 	MaxSources          int
+
+	Sources SourceConfig
+}
+
+// SourceConfig is how decoder pulls sources.
+type SourceConfig struct {
+	// Timeout bounds every exchange with a camera and how long a playing
+	// source may send no video before it counts as stalled.
+	Timeout time.Duration
+	// RetryMin and RetryMax bound the backoff between attempts to reach a
+	// source: it doubles from RetryMin up to RetryMax, with jitter.
+	RetryMin, RetryMax time.Duration
+	// Retries ends a source after this many failed attempts in a row; 0
+	// retries for as long as it has viewers.
+	Retries int
+	// MediaDir is the directory file:// sources are read from; empty turns
+	// them off. Pages name files only inside it.
+	MediaDir string
 }
 
 // defaultPort is the design document's port, overridden by $PORT.
@@ -125,6 +143,12 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	fs.IntVar(&lc.MaxViewers, "max-viewers", 10000, "most viewers at once")
 	fs.IntVar(&lc.MaxViewersPerSource, "max-viewers-per-source", 10000, "most viewers of one source at once")
 	fs.IntVar(&lc.MaxSources, "max-sources", 64, "most sources running at once")
+	sc := &lc.Sources
+	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
+	fs.DurationVar(&sc.RetryMin, "retry-min", 500*time.Millisecond, "first wait before reconnecting to a failed source; it doubles on each failure")
+	fs.DurationVar(&sc.RetryMax, "retry-max", 30*time.Second, "longest wait between reconnection attempts")
+	fs.IntVar(&sc.Retries, "retries", 0, "give a source up after this many failed attempts in a row (0: keep trying while it has viewers)")
+	fs.StringVar(&sc.MediaDir, "media-dir", "", "`directory` that file:// sources are read from (empty: file sources off)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
@@ -202,6 +226,14 @@ func (lc LiveConfig) validate() error {
 	positive("max-backlog", lc.MaxBacklog)
 	positive("max-lag", lc.MaxLag)
 	positive("stats-interval", lc.StatsInterval)
+	positive("source-timeout", lc.Sources.Timeout)
+	positive("retry-min", lc.Sources.RetryMin)
+	if lc.Sources.RetryMax < lc.Sources.RetryMin {
+		errs = append(errs, fmt.Errorf("-retry-max (%v) must not be less than -retry-min (%v)", lc.Sources.RetryMax, lc.Sources.RetryMin))
+	}
+	if lc.Sources.Retries < 0 {
+		errs = append(errs, fmt.Errorf("-retries must not be negative, got %d", lc.Sources.Retries))
+	}
 	if lc.Linger < 0 {
 		errs = append(errs, fmt.Errorf("-linger must not be negative, got %v", lc.Linger))
 	}

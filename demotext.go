@@ -25,7 +25,7 @@ const (
 	demoTextMaxSize     = 1 << 20
 )
 
-func newDemoTextProducer(src *url.URL) (Producer, error) {
+func newDemoTextProducer(src *url.URL, _ sourceOptions) (Producer, error) {
 	p := &demoTextProducer{interval: 100 * time.Millisecond}
 	q := src.Query()
 	for key := range q {

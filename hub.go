@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"encoding/json"
 	"log/slog"
-	"net/url"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -82,6 +82,7 @@ type stream struct {
 	cancel   context.CancelFunc
 
 	state atomic.Pointer[string]
+	media atomic.Pointer[mediaInit]
 	// Delivered to viewers, summed over them.
 	bytes, messages, drops atomic.Uint64
 
@@ -107,7 +108,9 @@ type subscription struct {
 }
 
 // Subscribe adds a viewer to the source, starting its producer if needed.
-func (h *Hub) Subscribe(src *url.URL, key string, p Producer) (*subscription, error) {
+// startNext makes the viewer begin at the next start point instead of the
+// newest one already buffered.
+func (h *Hub) Subscribe(src source, startNext bool) (*subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -116,12 +119,12 @@ func (h *Hub) Subscribe(src *url.URL, key string, p Producer) (*subscription, er
 	if h.viewers >= h.cfg.MaxViewers {
 		return nil, errTooManyViewers
 	}
-	s := h.streams[key]
+	s := h.streams[src.key]
 	if s == nil {
 		if len(h.streams) >= h.cfg.MaxSources {
 			return nil, errTooManySources
 		}
-		s = h.start(src, key, p)
+		s = h.start(src)
 	} else if s.viewers >= h.cfg.MaxViewersPerSource {
 		return nil, &closeError{code: closeTooMany, reason: "too many viewers of this source"}
 	}
@@ -133,18 +136,18 @@ func (h *Hub) Subscribe(src *url.URL, key string, p Producer) (*subscription, er
 	h.viewers++
 	h.metrics.viewers.Add(1)
 	h.metrics.viewersTotal.Add(1)
-	return &subscription{s: s}, nil
+	return &subscription{s: s, cursor: cursor{startNext: startNext}}, nil
 }
 
 // start launches the producer of a new stream. h.mu is held.
-func (h *Hub) start(src *url.URL, key string, p Producer) *stream {
+func (h *Hub) start(src source) *stream {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &stream{
-		hub: h, key: key, display: maskURL(src), producer: p,
+		hub: h, key: src.key, display: src.display, producer: src.producer,
 		ring:    newRing(sourceBufferMessages, sourceBufferBytes),
 		started: time.Now(), cancel: cancel,
 	}
-	h.streams[key] = s
+	h.streams[src.key] = s
 	h.wg.Add(1)
 	h.metrics.producers.Add(1)
 	go s.run(ctx)
@@ -159,7 +162,7 @@ func (s *stream) run(ctx context.Context) {
 	defer s.hub.metrics.producers.Add(-1)
 	log := s.hub.log.With("source", s.display)
 	log.Info("source starting")
-	feed := &Feed{ring: s.ring, onState: func(state string) { s.state.Store(&state) }}
+	feed := &Feed{ring: s.ring, stream: s}
 	feed.SetStatus(Status{State: stateConnecting})
 	err := s.producer.Run(ctx, feed)
 	s.hub.forget(s)
@@ -278,6 +281,8 @@ type streamInfo struct {
 	UptimeSeconds float64 `json:"uptime_seconds"`
 	StartedAt     string  `json:"started_at"`
 	Lingering     bool    `json:"lingering"`
+	// Media is the init message viewers get: codecs, MIME type, size.
+	Media json.RawMessage `json:"media,omitempty"`
 }
 
 // Streams lists the running sources, credentials masked, oldest first.
@@ -297,6 +302,9 @@ func (h *Hub) Streams() []streamInfo {
 			Lingering:     s.linger != nil,
 		})
 		list[len(list)-1].BufferedMsgs, list[len(list)-1].BufferedBytes = s.ring.size()
+		if init := s.media.Load(); init != nil {
+			list[len(list)-1].Media = init.info
+		}
 	}
 	h.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool { return list[i].UptimeSeconds > list[j].UptimeSeconds })

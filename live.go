@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,7 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.conn = conn
-	v.serve(h.sessions.ctx, r.URL.Query().Get("url"), h.log)
+	v.serve(h.sessions.ctx, r.URL.Query(), h.log)
 }
 
 // viewer is one /live connection. Its writer runs on the handler's
@@ -141,6 +142,7 @@ type viewer struct {
 
 	// Owned by the writer.
 	lastStatus  *frame
+	lastInit    *mediaInit
 	behindSince time.Time
 	lastDrop    time.Time
 	lagMS       float64
@@ -152,7 +154,7 @@ type viewer struct {
 type counters struct{ bytes, messages, drops uint64 }
 
 // serve runs the session and returns when all its goroutines have ended.
-func (v *viewer) serve(parent context.Context, rawURL string, log *slog.Logger) {
+func (v *viewer) serve(parent context.Context, query url.Values, log *slog.Logger) {
 	if tc, ok := v.netConn.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
 		tc.SetWriteBuffer(v.cfg.SendBuffer)
 	}
@@ -165,9 +167,13 @@ func (v *viewer) serve(parent context.Context, rawURL string, log *slog.Logger) 
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 
-	src, key, producer, err := parseSource(rawURL)
+	startNext, err := parseStart(query.Get("start"))
+	var src source
 	if err == nil {
-		v.sub, err = v.hub.Subscribe(src, key, producer)
+		src, err = parseSource(query, v.cfg.Sources)
+	}
+	if err == nil {
+		v.sub, err = v.hub.Subscribe(src, startNext)
 	}
 	if err != nil {
 		v.wg.Go(func() { v.readLoop(cancel) })
@@ -186,6 +192,18 @@ func (v *viewer) serve(parent context.Context, rawURL string, log *slog.Logger) 
 	v.flush()
 	v.sub.Close()
 	log.Debug("viewer left", "reason", cause)
+}
+
+// parseStart reads the start parameter of /live: where a viewer of a
+// running source begins.
+func parseStart(s string) (startNext bool, err error) {
+	switch s {
+	case "", "buffered":
+		return false, nil
+	case "next":
+		return true, nil
+	}
+	return false, badSource(closeBadRequest, fmt.Sprintf("start must be buffered (the default: at once, from the buffered keyframe) or next (at the next keyframe), got %q", s))
 }
 
 // heard pushes the read deadline forward: the peer showed it is alive.
@@ -337,10 +355,20 @@ func (v *viewer) sendStatus(f *frame) error {
 	return nil
 }
 
-// deliver sends e, preceded by the source status if the viewer lacks it.
+// deliver sends e, preceded by the source status and the media init if the
+// viewer lacks them.
 func (v *viewer) deliver(e entry) error {
 	if err := v.sendStatus(e.status); err != nil || e.isStatus {
 		return err
+	}
+	if e.init != nil && e.init != v.lastInit {
+		if err := v.write(websocket.MessageText, e.init.info); err != nil {
+			return err
+		}
+		if err := v.write(websocket.MessageBinary, e.init.segment); err != nil {
+			return err
+		}
+		v.lastInit = e.init
 	}
 	typ := websocket.MessageText
 	if e.Binary {

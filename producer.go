@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Producer turns one source into messages for all its viewers.
@@ -24,12 +25,23 @@ type Producer interface {
 
 // newProducerFunc checks a source URL and returns its producer. Its error is
 // shown to the user: it says which part of the URL is wrong and why.
-type newProducerFunc func(src *url.URL) (Producer, error)
+type newProducerFunc func(src *url.URL, opts sourceOptions) (Producer, error)
+
+// sourceOptions is what a producer is given besides its URL.
+type sourceOptions struct {
+	cfg SourceConfig
+	// transport is how an RTSP source carries media: "tcp" or "udp".
+	transport string
+}
 
 // producerSchemes picks a producer by the source URL's scheme. A new kind of
 // source is one file with its producer and one line here.
 var producerSchemes = map[string]newProducerFunc{
+	"demo":      newDemoProducer,
 	"demo-text": newDemoTextProducer,
+	"file":      newFileProducer,
+	"rtsp":      newRTSPProducer,
+	"rtsps":     newRTSPProducer,
 }
 
 // supportedSchemes lists producerSchemes for error messages.
@@ -61,25 +73,41 @@ const (
 	stateEnded        = "ended"
 )
 
-// Feed is where a producer publishes. It is used by the producer's goroutine
-// only and never blocks: viewers that cannot keep up drop, not the producer.
+// Feed is where a producer publishes. Its methods are safe for concurrent
+// use and never block: viewers that cannot keep up drop, not the producer.
 type Feed struct {
-	ring    *ring
-	onState func(state string)
+	ring   *ring
+	stream *stream
+
+	mu     sync.Mutex
+	status Status
 }
 
 // Publish hands m to every viewer of the source.
 func (f *Feed) Publish(m Message) { f.ring.publish(m) }
 
 // SetStatus tells every viewer, and viewers joining later, what the source
-// is doing.
+// is doing; the same status twice is said once.
 func (f *Feed) SetStatus(s Status) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s == f.status {
+		return
+	}
+	f.status = s
 	data, _ := json.Marshal(struct {
 		Type string `json:"type"`
 		Status
 	}{"status", s})
-	f.onState(s.State)
+	f.stream.state.Store(&s.State)
 	f.ring.setStatus(data)
+}
+
+// SetInit makes init the media init of what is published next, which must
+// be a start point (a keyframe).
+func (f *Feed) SetInit(init *mediaInit) {
+	f.stream.media.Store(init)
+	f.ring.setInit(init)
 }
 
 // badSource is a problem with the url parameter, closed with code after an
@@ -88,38 +116,64 @@ func badSource(code int, message string) error {
 	return &closeError{code: code, reason: message, notify: true}
 }
 
-// parseSource checks the url parameter of /live and returns the source URL,
-// its producer and the key under which viewers of the same source share it.
-// Error messages never repeat the URL, which may hold credentials.
-func parseSource(raw string) (src *url.URL, key string, p Producer, err error) {
-	const example = "use /live?url=rtsp://camera/stream or /live?url=demo-text://"
+// source is a checked request for a source.
+type source struct {
+	// key is what viewers of the same source share it under: the
+	// normalised URL and the options that change what is pulled.
+	key string
+	// display is key with credentials masked, for logs and /streams.
+	display  string
+	producer Producer
+}
+
+// parseSource checks the url and transport parameters of /live and returns
+// the source. Error messages never repeat the URL, which may hold
+// credentials.
+func parseSource(q url.Values, cfg SourceConfig) (source, error) {
+	const example = "use /live?url=rtsp://camera/stream or /live?url=demo://"
+	raw := q.Get("url")
 	if raw == "" {
-		return nil, "", nil, badSource(closeBadRequest, "missing url parameter: "+example)
+		return source{}, badSource(closeBadRequest, "missing url parameter: "+example)
 	}
-	src, err = url.Parse(raw)
+	src, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, "", nil, badSource(closeBadRequest, fmt.Sprintf("url parameter is not a valid URL (%v): %s", err, example))
+		return source{}, badSource(closeBadRequest, fmt.Sprintf("url parameter is not a valid URL (%v): %s", err, example))
 	}
 	if src.Scheme == "" || src.Opaque != "" {
-		return nil, "", nil, badSource(closeBadRequest, "url parameter must be an absolute URL such as rtsp://camera/stream")
+		return source{}, badSource(closeBadRequest, "url parameter must be an absolute URL such as rtsp://camera/stream")
 	}
 	src.Scheme = strings.ToLower(src.Scheme)
 	newProducer, ok := producerSchemes[src.Scheme]
 	if !ok {
-		return nil, "", nil, badSource(closeUnsupportedScheme, fmt.Sprintf("unsupported source scheme %q; decoder plays %s", src.Scheme, supportedSchemes()))
+		return source{}, badSource(closeUnsupportedScheme, fmt.Sprintf("unsupported source scheme %q; decoder plays %s", src.Scheme, supportedSchemes()))
 	}
 	src.Host = strings.ToLower(src.Host)
 	src.Fragment, src.RawFragment = "", ""
 	src.RawQuery = src.Query().Encode()
-	p, err = newProducer(src)
-	if err != nil {
-		return nil, "", nil, badSource(closeBadRequest, "invalid "+src.Scheme+" source: "+err.Error())
+	opts := sourceOptions{cfg: cfg, transport: q.Get("transport")}
+	isRTSP := src.Scheme == "rtsp" || src.Scheme == "rtsps"
+	switch {
+	case opts.transport == "" && isRTSP:
+		opts.transport = "tcp"
+	case opts.transport != "" && !isRTSP:
+		return source{}, badSource(closeBadRequest, "the transport parameter applies to rtsp:// sources only")
+	case isRTSP && opts.transport != "tcp" && opts.transport != "udp":
+		return source{}, badSource(closeBadRequest, fmt.Sprintf("transport must be tcp or udp, got %q", opts.transport))
 	}
-	return src, formatURL(src), p, nil
+	p, err := newProducer(src, opts)
+	if err != nil {
+		return source{}, badSource(closeBadRequest, "invalid "+src.Scheme+" source: "+err.Error())
+	}
+	s := source{key: formatURL(src), display: maskURL(src), producer: p}
+	if opts.transport == "udp" {
+		s.key += " (udp)"
+		s.display += " (udp)"
+	}
+	return s, nil
 }
 
 // formatURL is u.String that keeps "//" before an empty host, so that

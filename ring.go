@@ -21,6 +21,13 @@ type frame struct {
 	data []byte
 }
 
+// mediaInit is what a viewer needs before a media source's fragments: the
+// init message (codecs, MIME type, size) and the init segment (ftyp+moov).
+type mediaInit struct {
+	info    []byte
+	segment []byte
+}
+
 // entry is a published message with what a viewer needs to use it.
 type entry struct {
 	Message
@@ -28,6 +35,10 @@ type entry struct {
 	// status is the source's status when the message was published; a viewer
 	// sends it before the message unless it already has.
 	status *frame
+	// init is the media init the message belongs to, nil for sources that
+	// are not media; a viewer sends it before the message unless it already
+	// has.
+	init *mediaInit
 	// isStatus marks the entry that announces status itself.
 	isStatus bool
 }
@@ -53,6 +64,7 @@ type ring struct {
 	lastStart uint64 // newest start point, valid when hasStart
 	hasStart  bool
 	status    *frame
+	init      *mediaInit
 	wake      chan struct{}
 	// end is why the source stopped; readers get it once they have read
 	// everything published before.
@@ -73,6 +85,15 @@ func (r *ring) slot(seq uint64) *entry { return &r.buf[seq&uint64(len(r.buf)-1)]
 // publish appends m and wakes the waiting readers.
 func (r *ring) publish(m Message) {
 	r.append(entry{Message: m, at: time.Now()})
+}
+
+// setInit makes init the media init of the entries published from now on.
+// The next entry published must be a start point, so that no viewer gets a
+// fragment under an init it cannot decode it with.
+func (r *ring) setInit(init *mediaInit) {
+	r.mu.Lock()
+	r.init = init
+	r.mu.Unlock()
 }
 
 // setStatus records the source's status and publishes it as an entry.
@@ -99,6 +120,7 @@ func (r *ring) append(e entry) {
 		r.status = &frame{data: e.Data}
 	}
 	e.status = r.status
+	e.init = r.init
 	*r.slot(r.head) = e
 	r.bytes += len(e.Data)
 	if e.Start {
@@ -128,6 +150,15 @@ func (r *ring) close(err error) {
 type cursor struct {
 	next       uint64
 	positioned bool
+	// startNext asks a new cursor to begin at the next start point rather
+	// than at the newest one already published: less delay, a later start.
+	startNext bool
+	// needStart skips entries up to the next start point (status entries
+	// excepted): the viewer has none yet, or lost one it depended on.
+	needStart bool
+	// started is set once the viewer has had a start point; skips before
+	// that are not drops.
+	started bool
 }
 
 // readResult is what read found for a viewer.
@@ -149,10 +180,11 @@ type readResult struct {
 }
 
 // read returns the entry at c and advances it. A new cursor starts at the
-// newest start point, or at the end when there is none. A cursor more than
-// maxBacklog behind the newest entry, or whose entries were evicted, skips to
-// the newest start point (or the oldest kept one), so that what the viewer
-// gets stays usable.
+// newest start point, or waits for the next one when there is none or it
+// asked to. A cursor more than maxBacklog behind the newest entry skips to
+// the newest start point; one whose entries were evicted skips to the oldest
+// start point kept, or waits for the next. A viewer therefore never gets a
+// fragment that depends on one it skipped: what it gets stays decodable.
 func (r *ring) read(c *cursor, maxBacklog time.Duration) readResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -160,18 +192,20 @@ func (r *ring) read(c *cursor, maxBacklog time.Duration) readResult {
 	if !c.positioned {
 		c.positioned = true
 		c.next = r.head
-		if r.hasStart {
+		if r.hasStart && !c.startNext {
 			c.next = r.lastStart
 		} else {
+			c.needStart = true
 			res.status = r.status
 		}
 	}
 	if c.next < r.tail {
 		from := c.next
 		c.next = r.head
+		c.needStart = true
 		for seq := r.tail; seq < r.head; seq++ {
 			if r.slot(seq).Start {
-				c.next = seq
+				c.next, c.needStart = seq, false
 				break
 			}
 		}
@@ -181,11 +215,26 @@ func (r *ring) read(c *cursor, maxBacklog time.Duration) readResult {
 		newest := r.slot(r.head - 1).at
 		if newest.Sub(r.slot(c.next).at) > maxBacklog {
 			res.dropped += r.lastStart - c.next
-			c.next = r.lastStart
+			c.next, c.needStart = r.lastStart, false
+		}
+	}
+	for c.needStart && c.next < r.head {
+		e := r.slot(c.next)
+		if e.Start {
+			c.needStart = false
+			break
+		}
+		if e.isStatus {
+			break
+		}
+		c.next++
+		if c.started {
+			res.dropped++
 		}
 	}
 	if c.next < r.head {
 		res.entry, res.ok = *r.slot(c.next), true
+		c.started = c.started || res.entry.Start
 		c.next++
 		res.caughtUp = c.next == r.head
 		return res
