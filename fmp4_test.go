@@ -125,7 +125,9 @@ func fragmentTrack(t testing.TB, data []byte) (track int, sync bool) {
 	return track, true
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // probe is what ffprobe and ffmpeg make of a recording.
 type probe struct {
