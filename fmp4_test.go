@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,18 +30,22 @@ type recording struct {
 	firstMedia time.Duration
 }
 
-// recordMedia reads from c until it has videoFrames video fragments (or
-// ctx is done) and checks the order a player depends on: init message,
-// then init segment, then fragments, the first of them a keyframe.
-func recordMedia(t testing.TB, ctx context.Context, c *websocket.Conn, videoFrames int, dialed time.Time) *recording {
-	t.Helper()
-	rec := &recording{}
+// recordMedia reads from c until rec holds videoFrames more video
+// fragments, and checks the order a player depends on: init message, then
+// init segment, then fragments, the first of them a keyframe. rec carries
+// on an earlier recording, or is nil for a new one. It returns errors
+// rather than failing the test, so that viewers can record in parallel.
+func recordMedia(ctx context.Context, c *websocket.Conn, rec *recording, videoFrames int) (*recording, error) {
+	dialed := time.Now()
+	if rec == nil {
+		rec = &recording{}
+	}
 	video := 0
 	expectSegment := false
 	for video < videoFrames {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
-			t.Fatalf("after %d video fragments: %v", video, err)
+			return rec, fmt.Errorf("after %d video fragments: %w", video, err)
 		}
 		if typ == websocket.MessageText {
 			var m struct {
@@ -51,20 +57,20 @@ func recordMedia(t testing.TB, ctx context.Context, c *websocket.Conn, videoFram
 			case "init":
 				var info initInfo
 				if err := json.Unmarshal(data, &info); err != nil {
-					t.Fatalf("init message %s: %v", data, err)
+					return rec, fmt.Errorf("init message %s: %w", data, err)
 				}
 				rec.inits = append(rec.inits, info)
 				expectSegment = true
 			case "status":
 				rec.statuses = append(rec.statuses, m.State)
 			case "error":
-				t.Fatalf("error message: %s", data)
+				return rec, fmt.Errorf("error message: %s", data)
 			}
 			continue
 		}
 		if expectSegment {
 			if !bytes.Contains(data[:min(len(data), 16)], []byte("ftyp")) {
-				t.Fatalf("binary message after init is not an init segment: % x", data[:min(len(data), 16)])
+				return rec, fmt.Errorf("binary message after init is not an init segment: % x", data[:min(len(data), 16)])
 			}
 			rec.segments++
 			expectSegment = false
@@ -72,13 +78,16 @@ func recordMedia(t testing.TB, ctx context.Context, c *websocket.Conn, videoFram
 			continue
 		}
 		if rec.segments == 0 {
-			t.Fatalf("fragment before any init segment")
+			return rec, errors.New("fragment before any init segment")
 		}
-		track, sync := fragmentTrack(t, data)
+		track, sync, err := fragmentTrack(data)
+		if err != nil {
+			return rec, err
+		}
 		if rec.fragments == 0 {
 			rec.firstMedia = time.Since(dialed)
 			if track != videoTrackID || !sync {
-				t.Fatalf("first fragment is not a video keyframe (track %d, sync %v)", track, sync)
+				return rec, fmt.Errorf("first fragment is not a video keyframe (track %d, sync %v)", track, sync)
 			}
 		}
 		rec.fragments++
@@ -90,17 +99,16 @@ func recordMedia(t testing.TB, ctx context.Context, c *websocket.Conn, videoFram
 		}
 		rec.stream.Write(data)
 	}
-	return rec
+	return rec, nil
 }
 
 // fragmentTrack reads the track ID and whether the first sample is a sync
 // sample from a moof+mdat that decoder wrote (one traf, trun with flags).
-func fragmentTrack(t testing.TB, data []byte) (track int, sync bool) {
-	t.Helper()
+func fragmentTrack(data []byte) (track int, sync bool, err error) {
 	tfhd := bytes.Index(data, []byte("tfhd"))
 	trun := bytes.Index(data, []byte("trun"))
-	if !bytes.Equal(data[4:8], []byte("moof")) || tfhd < 0 || trun < 0 {
-		t.Fatalf("not a moof fragment: % x", data[:min(len(data), 32)])
+	if len(data) < 8 || !bytes.Equal(data[4:8], []byte("moof")) || tfhd < 0 || trun < 0 {
+		return 0, false, fmt.Errorf("not a moof fragment: % x", data[:min(len(data), 32)])
 	}
 	track = int(be32(data[tfhd+8:]))
 	// trun: version+flags, sample count, data offset, then per sample
@@ -111,7 +119,7 @@ func fragmentTrack(t testing.TB, data []byte) (track int, sync bool) {
 		pos += 4
 	}
 	if flags&0x4 != 0 { // first-sample-flags
-		return track, be32(data[pos:])&0x10000 == 0
+		return track, be32(data[pos:])&0x10000 == 0, nil
 	}
 	if flags&0x100 != 0 {
 		pos += 4
@@ -120,9 +128,9 @@ func fragmentTrack(t testing.TB, data []byte) (track int, sync bool) {
 		pos += 4
 	}
 	if flags&0x400 != 0 {
-		return track, be32(data[pos:])&0x10000 == 0
+		return track, be32(data[pos:])&0x10000 == 0, nil
 	}
-	return track, true
+	return track, true, nil
 }
 
 func be32(b []byte) uint32 {
@@ -227,10 +235,12 @@ func TestDemoPlays(t *testing.T) {
 	base := snapshot()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	dialed := time.Now()
 	c := dial(t, ts.liveURL("demo://"))
 	const frames = 30
-	rec := recordMedia(t, ctx, c, frames, dialed)
+	rec, err := recordMedia(ctx, c, nil, frames)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Close(websocket.StatusNormalClosure, "")
 
 	if len(rec.inits) != 1 || rec.segments != 1 {

@@ -38,6 +38,11 @@ func testLiveConfig() LiveConfig {
 		MaxViewers:          10000,
 		MaxViewersPerSource: 10000,
 		MaxSources:          64,
+		Sources: SourceConfig{
+			Timeout:  2 * time.Second,
+			RetryMin: 100 * time.Millisecond,
+			RetryMax: 500 * time.Millisecond,
+		},
 	}
 }
 

@@ -22,6 +22,9 @@ import (
 func TestMain(m *testing.M) {
 	base := runtime.NumGoroutine()
 	code := m.Run()
+	if clipsPath != "" {
+		os.RemoveAll(clipsPath)
+	}
 	if code == 0 {
 		if n := waitGoroutines(base, 10*time.Second); n > base {
 			fmt.Fprintf(os.Stderr, "goroutines leaked: %d at start, %d at end\n%s", base, n, allStacks())

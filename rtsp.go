@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -136,15 +137,23 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 		default:
 		}
 	}
-	writeVideo := func(pkt *rtp.Packet, au [][]byte) {
-		pts, ok := c.PacketPTS(videoMedia, pkt)
-		if !ok {
-			return
-		}
-		lastVideo.Store(time.Now().UnixNano())
-		gotVideo.Store(true)
-		if err := m.writeVideo(fromClock(pts, videoTimescale), au); err != nil {
-			fail(err)
+	// PacketPTS must see every packet: the first one it times is one that
+	// starts a frame whose PTS equals its DTS.
+	onVideo := func(decode func(*rtp.Packet) ([][]byte, error)) func(*rtp.Packet) {
+		return func(pkt *rtp.Packet) {
+			pts, ok := c.PacketPTS(videoMedia, pkt)
+			if !ok {
+				return
+			}
+			au, err := decode(pkt)
+			if err != nil {
+				return // more packets needed, or a loss: the muxer waits for a keyframe
+			}
+			lastVideo.Store(time.Now().UnixNano())
+			gotVideo.Store(true)
+			if err := m.writeVideo(fromClock(pts, videoTimescale), au); err != nil {
+				fail(err)
+			}
 		}
 	}
 	if h264f != nil {
@@ -152,21 +161,13 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 		if err != nil {
 			return false, permanent(fmt.Errorf("unusable H.264 track: %w", err))
 		}
-		c.OnPacketRTP(videoMedia, h264f, func(pkt *rtp.Packet) {
-			if au, err := dec.Decode(pkt); err == nil {
-				writeVideo(pkt, au)
-			}
-		})
+		c.OnPacketRTP(videoMedia, h264f, onVideo(dec.Decode))
 	} else {
 		dec, err := h265f.CreateDecoder()
 		if err != nil {
 			return false, permanent(fmt.Errorf("unusable H.265 track: %w", err))
 		}
-		c.OnPacketRTP(videoMedia, h265f, func(pkt *rtp.Packet) {
-			if au, err := dec.Decode(pkt); err == nil {
-				writeVideo(pkt, au)
-			}
-		})
+		c.OnPacketRTP(videoMedia, h265f, onVideo(dec.Decode))
 	}
 	if audioMedia != nil {
 		dec, err := aacf.CreateDecoder()
@@ -222,7 +223,7 @@ func describeError(err error) error {
 		}
 		return fmt.Errorf("the camera answered %d %s", bad.Code, bad.Message)
 	}
-	return connectionError(err)
+	return requestError(err)
 }
 
 // connectionError rewords the errors of a connection that failed.
@@ -231,6 +232,8 @@ func connectionError(err error) error {
 	switch {
 	case err == nil:
 		return errors.New("the camera closed the stream")
+	case errors.As(err, new(liberrors.ErrClientTCPTimeout)), errors.As(err, new(liberrors.ErrClientUDPTimeout)):
+		return errors.New("stalled: the camera sent nothing for the source timeout")
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("the camera did not answer in time: %w", err)
 	case errors.Is(err, net.ErrClosed):
@@ -241,6 +244,17 @@ func connectionError(err error) error {
 		return fmt.Errorf("cannot reach the camera: %w", opErr.Err)
 	}
 	return err
+}
+
+// notRTSP says that the server does not speak RTSP at all.
+var notRTSP = errors.New("the server did not answer in RTSP: check that the host and port are an RTSP camera's (RTSP usually listens on port 554)")
+
+// requestError rewords the errors of a request that got no usable answer.
+func requestError(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "expected 'RTSP/1.0'") {
+		return notRTSP
+	}
+	return connectionError(err)
 }
 
 // describeFormats lists a session's codecs for an error message.
