@@ -24,7 +24,7 @@ import (
 func BenchmarkRingFanOut(b *testing.B) {
 	for _, viewers := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("viewers=%d", viewers), func(b *testing.B) {
-			r := newRing(sourceBufferMessages, sourceBufferBytes)
+			r := newRing(sourceBufferMessages, sourceBufferBytes, time.Second)
 			cursors := make([]cursor, viewers)
 			msg := Message{Data: make([]byte, 10_000), Binary: true, Start: true}
 			b.ReportAllocs()

@@ -144,7 +144,7 @@ func (h *Hub) start(src source) *stream {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &stream{
 		hub: h, key: src.key, display: src.display, producer: src.producer,
-		ring:    newRing(sourceBufferMessages, sourceBufferBytes),
+		ring:    newRing(sourceBufferMessages, sourceBufferBytes, h.cfg.MaxBacklog),
 		started: time.Now(), cancel: cancel,
 	}
 	h.streams[src.key] = s

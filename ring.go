@@ -48,8 +48,11 @@ type entry struct {
 // source, not once per viewer, and the producer never waits for anyone.
 //
 // It keeps at most len(buf) entries and about maxBytes of data, evicting the
-// oldest. The entries since the newest start point are also what a viewer
-// joining late begins with, so it gets a usable stream at once.
+// oldest, and nothing older than maxAge before the newest start point: a
+// viewer that far behind skips to that start point anyway, so keeping more
+// would cost memory per source and help no one. The entries since the
+// newest start point are also what a viewer joining late begins with, so it
+// gets a usable stream at once.
 //
 // One goroutine publishes; any number read. Readers wait on wake, a channel
 // that publish closes and replaces, so a publish is O(1) whatever the number
@@ -61,6 +64,7 @@ type ring struct {
 	tail      uint64 // sequence number of the oldest kept entry
 	bytes     int
 	maxBytes  int
+	maxAge    time.Duration
 	lastStart uint64 // newest start point, valid when hasStart
 	hasStart  bool
 	status    *frame
@@ -72,12 +76,12 @@ type ring struct {
 }
 
 // newRing returns a ring of capacity entries, rounded up to a power of two.
-func newRing(capacity, maxBytes int) *ring {
+func newRing(capacity, maxBytes int, maxAge time.Duration) *ring {
 	n := 1
 	for n < capacity {
 		n <<= 1
 	}
-	return &ring{buf: make([]entry, n), maxBytes: maxBytes, wake: make(chan struct{})}
+	return &ring{buf: make([]entry, n), maxBytes: maxBytes, maxAge: maxAge, wake: make(chan struct{})}
 }
 
 func (r *ring) slot(seq uint64) *entry { return &r.buf[seq&uint64(len(r.buf)-1)] }
@@ -107,7 +111,8 @@ func (r *ring) append(e entry) {
 		r.mu.Unlock()
 		return
 	}
-	for r.head > r.tail && (r.head-r.tail == uint64(len(r.buf)) || r.bytes+len(e.Data) > r.maxBytes) {
+	for r.head > r.tail && (r.head-r.tail == uint64(len(r.buf)) || r.bytes+len(e.Data) > r.maxBytes ||
+		(r.hasStart && r.tail < r.lastStart && e.at.Sub(r.slot(r.tail).at) > r.maxAge)) {
 		old := r.slot(r.tail)
 		r.bytes -= len(old.Data)
 		*old = entry{}

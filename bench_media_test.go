@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+	"github.com/coder/websocket"
+)
+
+// benchClip is the benchmarks' source: 10 s of 1280x720 25 fps H.264 at
+// about 2 Mbit/s (a moving pattern under noise, so the encoder cannot
+// compress it away), a keyframe every second.
+func benchClip(b testing.TB) []byte {
+	return makeClip(b, "bench-720p25-2mbps", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=10",
+		"-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
+		"-bf", "0", "-g", "25", "-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M", "-pix_fmt", "yuv420p")
+}
+
+// clipFrames reads a clip's video access units and their PTS (90 kHz).
+func clipFrames(b testing.TB, clip []byte) (pts []int64, aus [][][]byte) {
+	r := &mpegts.Reader{R: bufio.NewReader(bytes.NewReader(clip))}
+	if err := r.Initialize(); err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range r.Tracks() {
+		if _, ok := t.Codec.(*tscodecs.H264); ok {
+			r.OnDataH264(t, func(p, _ int64, au [][]byte) error {
+				pts = append(pts, p)
+				aus = append(aus, au)
+				return nil
+			})
+		}
+	}
+	for {
+		if err := r.Read(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return pts, aus
+			}
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMuxFrame measures muxing one frame of the 2 Mbit/s clip into a
+// fragment and publishing it: the per-source work per frame, paid once
+// whatever the number of viewers.
+func BenchmarkMuxFrame(b *testing.B) {
+	pts, aus := clipFrames(b, benchClip(b))
+	r := newRing(sourceBufferMessages, sourceBufferBytes, time.Second)
+	s := &stream{ring: r}
+	m := newMuxer(&Feed{ring: r, stream: s})
+	m.reset(trackSetup{video: formatH264})
+	span := pts[len(pts)-1] - pts[0] + 3600
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		n := i % len(aus)
+		t := pts[n] + int64(i/len(aus))*span
+		if err := m.writeVideo(fromClock(t, videoTimescale), aus[n]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if entries, _ := r.size(); entries == 0 {
+		b.Fatal("nothing published")
+	}
+}
+
+// BenchmarkMediaViewers runs the real binary playing the 2 Mbit/s clip
+// from an in-process RTSP camera to N viewers in this process, and reports
+// what the server paid per viewer and whether anything was dropped. Run it
+// alone, without -race:
+//
+//	go test -run '^$' -bench MediaViewers -benchtime 1x
+func BenchmarkMediaViewers(b *testing.B) {
+	cam := startTestCamera(b, benchClip(b))
+	for _, viewers := range []int{1, 100, 250, 500} {
+		b.Run(fmt.Sprintf("viewers=%d", viewers), func(b *testing.B) {
+			for b.Loop() {
+				benchMediaViewers(b, cam.url(), viewers)
+			}
+		})
+	}
+}
+
+func benchMediaViewers(b *testing.B, source string, viewers int) {
+	port := freePort(b)
+	p := startDecoder(b, []string{"PORT=" + port}, "-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000")
+	defer p.cmd.Process.Kill()
+	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(source)
+	time.Sleep(200 * time.Millisecond)
+	before := metricsOf(b, p.url)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var received atomic.Int64
+	var wg sync.WaitGroup
+	conns := make([]*websocket.Conn, 0, viewers)
+	for range viewers {
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		c, _, err := websocket.Dial(dctx, wsURL, nil)
+		dcancel()
+		if err != nil {
+			b.Fatalf("dial after %d viewers: %v", len(conns), err)
+		}
+		c.SetReadLimit(8 << 20)
+		conns = append(conns, c)
+		wg.Go(func() {
+			for {
+				_, data, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				received.Add(int64(len(data)))
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	held := metricsOf(b, p.url)
+	receivedBefore := received.Load()
+	const window = 6 * time.Second
+	time.Sleep(window)
+	after := metricsOf(b, p.url)
+	receivedInWindow := received.Load() - receivedBefore
+	cancel()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+	wg.Wait()
+
+	cpu := (after["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / window.Seconds()
+	b.ReportMetric(held["decoder_viewers"], "viewers_held")
+	b.ReportMetric((held["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/float64(viewers)/1024, "KiB_rss/viewer")
+	b.ReportMetric(cpu*100, "%cpu")
+	b.ReportMetric(float64(receivedInWindow)*8/window.Seconds()/float64(viewers)/1e6, "Mbit/s/viewer")
+	b.ReportMetric(after["decoder_dropped_messages_total"]-held["decoder_dropped_messages_total"], "drops")
+	b.ReportMetric(after["decoder_viewer_closes_total"]-held["decoder_viewer_closes_total"], "closed")
+}
+
+// BenchmarkMediaSources runs the real binary pulling N distinct RTSP
+// sources of the 2 Mbit/s clip (one camera, N URLs), one viewer each, and
+// reports the server's CPU per source.
+//
+//	go test -run '^$' -bench MediaSources -benchtime 1x
+func BenchmarkMediaSources(b *testing.B) {
+	cam := startTestCamera(b, benchClip(b))
+	for _, sources := range []int{16, 32, 64} {
+		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
+			for b.Loop() {
+				benchMediaSources(b, cam.url(), sources)
+			}
+		})
+	}
+}
+
+func benchMediaSources(b *testing.B, camURL string, sources int) {
+	port := freePort(b)
+	p := startDecoder(b, []string{"PORT=" + port}, "-headless", "-max-sources", "100")
+	defer p.cmd.Process.Kill()
+	base := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url="
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var fragments atomic.Int64
+	conns := make([]*websocket.Conn, 0, sources)
+	for i := range sources {
+		c, _, err := websocket.Dial(ctx, base+url.QueryEscape(fmt.Sprintf("%s?n=%d", camURL, i)), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.SetReadLimit(8 << 20)
+		conns = append(conns, c)
+		wg.Go(func() {
+			for {
+				typ, _, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				if typ == websocket.MessageBinary {
+					fragments.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(3 * time.Second)
+	held := metricsOf(b, p.url)
+	fragmentsBefore := fragments.Load()
+	const window = 6 * time.Second
+	time.Sleep(window)
+	after := metricsOf(b, p.url)
+	got := fragments.Load() - fragmentsBefore
+	cancel()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+	wg.Wait()
+	cpu := (after["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / window.Seconds()
+	b.ReportMetric(held["decoder_producers"], "sources_running")
+	b.ReportMetric(cpu*100, "%cpu")
+	b.ReportMetric(cpu*100/float64(sources), "%cpu/source")
+	b.ReportMetric(float64(got)/window.Seconds()/float64(sources), "frames/s/source")
+	b.ReportMetric(held["process_resident_memory_bytes"]/1024/1024, "MiB_rss")
+}
+
+// BenchmarkLateViewer measures a viewer joining a running source: from
+// dialing /live to its first frame (a keyframe from the buffered GOP), over
+// 100 joins at random points of the GOP.
+//
+//	go test -run '^$' -bench LateViewer -benchtime 1x
+func BenchmarkLateViewer(b *testing.B) {
+	cam := startTestCamera(b, benchClip(b))
+	port := freePort(b)
+	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
+	defer p.cmd.Process.Kill()
+	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(cam.url())
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// One viewer keeps the source running.
+	keeper, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keeper.SetReadLimit(8 << 20)
+	if _, err := recordMedia(ctx, keeper, nil, 30); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if _, _, err := keeper.Read(ctx); err != nil {
+				return
+			}
+		}
+	})
+	defer wg.Wait()
+	defer keeper.CloseNow()
+	for b.Loop() {
+		var waits []time.Duration
+		for i := range 100 {
+			time.Sleep(time.Duration(37*i%100) * time.Millisecond)
+			start := time.Now()
+			c, _, err := websocket.Dial(ctx, wsURL, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.SetReadLimit(8 << 20)
+			for {
+				typ, data, err := c.Read(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if typ == websocket.MessageBinary && bytes.Contains(data[:min(len(data), 16)], []byte("moof")) {
+					break
+				}
+			}
+			waits = append(waits, time.Since(start))
+			c.CloseNow()
+		}
+		slices.Sort(waits)
+		b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "ms_first_frame_p50")
+		b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds())/1000, "ms_first_frame_p99")
+	}
+}
