@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -230,6 +231,11 @@ func (lc LiveConfig) validate() error {
 	positive("retry-min", lc.Sources.RetryMin)
 	if lc.Sources.RetryMax < lc.Sources.RetryMin {
 		errs = append(errs, fmt.Errorf("-retry-max (%v) must not be less than -retry-min (%v)", lc.Sources.RetryMax, lc.Sources.RetryMin))
+	}
+	if dir := lc.Sources.MediaDir; dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("-media-dir %q is not a directory", dir))
+		}
 	}
 	if lc.Sources.Retries < 0 {
 		errs = append(errs, fmt.Errorf("-retries must not be negative, got %d", lc.Sources.Retries))

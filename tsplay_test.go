@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TestFileSources: file:// plays only from -media-dir, whatever path a page
+// names, and says what is wrong otherwise.
+func TestFileSources(t *testing.T) {
+	media := t.TempDir()
+	outside := t.TempDir()
+	for dir, name := range map[string]string{media: "clip.ts", outside: "secret.ts"} {
+		if err := os.WriteFile(filepath.Join(dir, name), demoClip, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(media, "notes.ts"), []byte("not a transport stream"), 0o644)
+	os.Symlink(filepath.Join(outside, "secret.ts"), filepath.Join(media, "link.ts"))
+	os.Mkdir(filepath.Join(media, "sub"), 0o755)
+
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.Sources.MediaDir = media })
+	off := startTestServer(t, nil)
+	base := snapshot()
+	tests := []struct {
+		name   string
+		server *testServer
+		url    string
+		code   int    // close code; 0 when it plays
+		reason string // in the close reason
+	}{
+		{"plays", ts, "file:///clip.ts", 0, ""},
+		{"plays looping", ts, "file:///clip.ts?loop=true", 0, ""},
+		{"off without -media-dir", off, "file:///clip.ts", closeBadRequest, "start decoder with -media-dir"},
+		{"escape with dot-dot", ts, "file:///../" + filepath.Base(outside) + "/secret.ts", closeSourceFailed, "no file"},
+		{"escape with a link", ts, "file:///link.ts", closeSourceFailed, "outside the media directory"},
+		{"missing", ts, "file:///nothing.ts", closeSourceFailed, `no file "nothing.ts"`},
+		{"directory", ts, "file:///sub", closeSourceFailed, "not a regular file"},
+		{"not MPEG-TS", ts, "file:///notes.ts", closeSourceFailed, "not a playable MPEG-TS stream"},
+		{"unknown parameter", ts, "file:///clip.ts?speed=2", closeBadRequest, `unknown parameter "speed"`},
+		{"demo takes no parameters", ts, "demo://?x=1", closeBadRequest, "demo:// takes no path or parameters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := dial(t, tt.server.liveURL(tt.url))
+			if tt.code == 0 {
+				rec, err := recordMedia(ctx, c, nil, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec.inits[0].Video.Width != 1280 {
+					t.Errorf("init %+v", rec.inits[0])
+				}
+				c.Close(websocket.StatusNormalClosure, "")
+				return
+			}
+			ce, _ := readClose(t, c, 10*time.Second)
+			if int(ce.Code) != tt.code || !strings.Contains(ce.Reason, tt.reason) {
+				t.Errorf("closed with %d %q, want %d and %q", ce.Code, ce.Reason, tt.code, tt.reason)
+			}
+			if strings.Contains(ce.Reason, media) || strings.Contains(ce.Reason, outside) {
+				t.Errorf("reason %q shows a directory of the machine", ce.Reason)
+			}
+		})
+	}
+	ts.expectDrained(t, base)
+}
+
+// TestFileSourceEnds: a file played once ends its viewers with 1000.
+func TestFileSourceEnds(t *testing.T) {
+	short := makeClip(t, "short", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.4", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p")
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "short.ts"), short, 0o644)
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.Sources.MediaDir = media })
+	c := dial(t, ts.liveURL("file:///short.ts"))
+	ce, msgs := readClose(t, c, 10*time.Second)
+	if ce.Code != websocket.StatusNormalClosure {
+		t.Errorf("closed with %d %q, want 1000", ce.Code, ce.Reason)
+	}
+	var sawEnded bool
+	for _, m := range msgs {
+		sawEnded = sawEnded || (m.Type == "status" && m.State == stateEnded)
+	}
+	if !sawEnded {
+		t.Errorf("no ended status before the close")
+	}
+}
