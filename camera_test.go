@@ -276,7 +276,9 @@ func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][
 				return err
 			}
 			for _, p := range pkts {
-				p.Timestamp = ts
+				// Encoders number packets from 0 within a call: audio
+				// packets of one call are a frame length apart.
+				p.Timestamp += ts
 				if !paused.Load() {
 					stream.WritePacketRTP(media, p)
 				}

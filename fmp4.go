@@ -32,9 +32,12 @@ const (
 	// maxFrameDuration caps the duration given to a frame after a pause in
 	// the source, in videoTimescale units.
 	maxFrameDuration = videoTimescale
-	// audioResync is how far, in seconds' fractions, audio timestamps may
-	// wander from the sample count before the count is reset to them.
+	// audioResync is how far, in fractions of a second, audio timestamps
+	// may wander from the sample count before it is reset to them.
 	audioResync = 10
+	// audioBehindLimit is how many audio packets in a row may go back in
+	// time before the muxer takes their clock as the new one.
+	audioBehindLimit = 50
 )
 
 // trackSetup is what a source declares of its tracks when it connects.
@@ -88,6 +91,7 @@ type muxer struct {
 	frameDur    int64
 	audioNext   int64
 	audioSynced bool
+	audioBehind int // packets in a row that went back in time
 	seq         uint32
 }
 
@@ -197,10 +201,21 @@ func (m *muxer) writeAudio(pts time.Duration, aus [][]byte) {
 	}
 	rate := int64(cfg.SampleRate)
 	at := toClock(pts, int(rate)) + m.offset*rate/videoTimescale
-	// Counting samples keeps fragments back to back; timestamps that wander
-	// from the count by more than a fraction of a second win.
-	if !m.audioSynced || abs(at-m.audioNext) > rate/audioResync {
-		m.audioNext, m.audioSynced = at, true
+	// Counting samples keeps fragments back to back; timestamps that run
+	// ahead of the count by more than a fraction of a second win (a gap).
+	// Audio that goes back in time would overlap what viewers have, and a
+	// player may stall on it: it is dropped, unless the source keeps it up
+	// for a while, which is then a new clock.
+	switch {
+	case !m.audioSynced || at-m.audioNext > rate/audioResync:
+		m.audioNext, m.audioSynced, m.audioBehind = at, true, 0
+	case m.audioNext-at > rate/audioResync:
+		if m.audioBehind++; m.audioBehind < audioBehindLimit {
+			return
+		}
+		m.audioNext, m.audioBehind = at, 0
+	default:
+		m.audioBehind = 0
 	}
 	base := m.audioNext
 	m.audioNext += int64(len(aus) * aacFrameSamples)

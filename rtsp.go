@@ -236,8 +236,8 @@ func connectionError(err error) error {
 		return errors.New("stalled: the camera sent nothing for the source timeout")
 	case errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("the camera did not answer in time: %w", err)
-	case errors.Is(err, net.ErrClosed):
-		return errors.New("the connection to the camera was closed")
+	case errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the camera closed the connection")
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {

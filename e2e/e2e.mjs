@@ -1,0 +1,217 @@
+// End-to-end scenarios of decoder's page and player in Debian's Chromium.
+// Run by browser_e2e_test.go, which starts decoder, the RTSP cameras and a
+// control endpoint, and passes them in the environment:
+//
+//   DECODER_URL   decoder's page, e.g. http://127.0.0.1:3000
+//   CONTROL_URL   POST /camera/stop and /camera/start stop and restart camera A
+//   CAMERAS       JSON: {"a": "rtsp://…", "b": …, "c": …, "h265": …, "unreachable": …}
+//   OUT_DIR       where screenshots go
+//
+// Each scenario prints one JSON line with its figures; the process exits 1
+// if any scenario failed.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const decoder = process.env.DECODER_URL;
+const control = process.env.CONTROL_URL;
+const cameras = JSON.parse(process.env.CAMERAS || '{}');
+const outDir = process.env.OUT_DIR || 'test-output';
+mkdirSync(outDir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'],
+});
+
+/** @param {string} query */
+async function openWall(query) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  const opened = Date.now();
+  await page.goto(decoder + '/' + query);
+  return { page, errors, opened };
+}
+
+/** Playback figures of tile i: media time, decoded frames, player stats. */
+async function tile(page, i) {
+  return page.evaluate((i) => {
+    const t = window.decoderWall.tiles[i];
+    const v = t.el.querySelector('video');
+    return {
+      state: t.el.dataset.state, reason: t.el.dataset.reason || '',
+      time: v ? v.currentTime : 0,
+      frames: v ? v.getVideoPlaybackQuality().totalVideoFrames : 0,
+      stats: t.player ? { ...t.player.stats } : null,
+    };
+  }, i);
+}
+
+/** Waits until cond(tile) holds, polling every 100 ms, for up to ms. */
+async function waitTile(page, i, ms, what, cond) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await tile(page, i);
+    if (cond(last)) return last;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`tile ${i}: timed out after ${ms} ms waiting for ${what}; last ${JSON.stringify(last)}`);
+}
+
+/** Waits for tile i to play: its media time advances by `seconds`. */
+async function waitPlaying(page, i, seconds, ms) {
+  const first = await waitTile(page, i, ms, 'a first frame', (t) => t.time > 0 && t.frames > 0);
+  const advanced = await waitTile(page, i, ms, `media time to advance ${seconds} s`, (t) => t.time >= first.time + seconds);
+  if (advanced.frames <= first.frames) throw new Error(`tile ${i}: decoded frames did not grow (${first.frames} → ${advanced.frames})`);
+  return advanced;
+}
+
+function percentile(values, q) {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : 0;
+}
+
+const scenarios = {
+  // The page plays demo:// with no other step.
+  async demo() {
+    const { page, errors, opened } = await openWall('');
+    const first = await waitTile(page, 0, 10000, 'a first frame', (t) => t.time > 0 && t.frames > 0);
+    const firstFrameMs = Date.now() - opened;
+    const start = Date.now();
+    const t0 = first.time;
+    const latencies = [];
+    let t;
+    do {
+      await page.waitForTimeout(500);
+      t = await tile(page, 0);
+      if (t.stats) latencies.push(t.stats.latency);
+    } while (t.time < t0 + 3 && Date.now() - start < 10000);
+    if (t.time < t0 + 3) throw new Error(`demo: media time advanced ${(t.time - t0).toFixed(2)} s in 10 s, want 3 s`);
+    if (t.frames <= first.frames) throw new Error('demo: decoded frames did not grow');
+    // Latency once settled.
+    for (let i = 0; i < 10; i++) {
+      await page.waitForTimeout(500);
+      latencies.push((await tile(page, 0)).stats.latency);
+    }
+    await page.screenshot({ path: join(outDir, 'demo.png') });
+    const streams = await page.evaluate(() => document.getElementById('streams').textContent);
+    if (!streams.includes('demo://')) throw new Error('demo: the streams list does not show demo://: ' + streams);
+    const version = await page.evaluate(() => document.getElementById('version').textContent);
+    if (!/^\d+\.\d+\.\d+/.test(version)) throw new Error('demo: no version on the page');
+    if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+    await page.close();
+    return {
+      first_frame_ms: firstFrameMs, frames: t.frames, codec: t.stats.codec,
+      latency_p50_s: percentile(latencies.slice(-10), 0.5), latency_p95_s: percentile(latencies.slice(-10), 0.95),
+    };
+  },
+
+  // An RTSP camera plays in a tile, goes away, comes back: the tile plays
+  // again without reloading the page.
+  async restart() {
+    const { page, errors } = await openWall('?src=' + encodeURIComponent(cameras.a));
+    await waitPlaying(page, 0, 1, 15000);
+    const latencies = [];
+    for (let i = 0; i < 6; i++) {
+      await page.waitForTimeout(500);
+      latencies.push((await tile(page, 0)).stats.latency);
+    }
+    await post('/camera/stop');
+    const down = await waitTile(page, 0, 15000, 'the tile to show the camera is gone', (t) => t.state === 'reconnecting');
+    await post('/camera/start');
+    const back = Date.now();
+    const before = await tile(page, 0);
+    await waitTile(page, 0, 20000, 'playback after the camera returned', (t) => t.state === 'live' && t.time > before.time + 0.5);
+    const recoveryMs = Date.now() - back;
+    await waitPlaying(page, 0, 1, 10000);
+    if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+    await page.screenshot({ path: join(outDir, 'restart.png') });
+    await page.close();
+    return {
+      reason_while_down: down.reason, recovery_ms: recoveryMs,
+      latency_p50_s: percentile(latencies, 0.5), latency_p95_s: percentile(latencies, 0.95),
+    };
+  },
+
+  // A wall of 9 tiles of 3 sources: every tile plays, each source is
+  // pulled once.
+  async wall() {
+    const srcs = [cameras.b, cameras.c, 'demo://'];
+    const { page, errors } = await openWall('?wall=9&' + srcs.map((s) => 'src=' + encodeURIComponent(s)).join('&'));
+    for (let i = 0; i < 9; i++) await waitPlaying(page, i, 1, 20000);
+    const streams = await (await fetch(decoder + '/streams')).json();
+    const ours = streams.data.filter((s) => srcs.includes(s.url));
+    if (ours.length !== 3 || ours.some((s) => s.viewers !== 3)) {
+      throw new Error('wall: want 3 sources with 3 viewers each, /streams says ' + JSON.stringify(streams.data.map((s) => [s.url, s.viewers])));
+    }
+    await page.screenshot({ path: join(outDir, 'wall.png') });
+    if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+    await page.close();
+    return { tiles: 9, sources: ours.length };
+  },
+
+  // A codec the browser cannot play and a camera that cannot be reached
+  // show their reason in the tile.
+  async errors() {
+    const { page, errors } = await openWall('?wall=4&src=' + encodeURIComponent(cameras.h265) + '&src=' + encodeURIComponent(cameras.unreachable));
+    const hevc = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L63.90"'));
+    let h265;
+    if (hevc) {
+      h265 = await waitPlaying(page, 0, 1, 15000);
+    } else {
+      h265 = await waitTile(page, 0, 15000, 'the H.265 error', (t) => t.state === 'error');
+      if (!/cannot play H\.265/.test(h265.reason)) throw new Error('h265 tile says: ' + h265.reason);
+    }
+    const unreachable = await waitTile(page, 1, 15000, 'the unreachable camera reason', (t) => /cannot reach the camera/.test(t.reason));
+    const shown = await page.evaluate(() => [...document.querySelectorAll('.tile .message')].map((m) => m.textContent).join('\n'));
+    if (!shown.includes('cannot reach the camera')) throw new Error('the reason is not shown in the tile: ' + shown);
+    await page.screenshot({ path: join(outDir, 'errors.png') });
+    if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+    await page.close();
+    return { hevc_supported: hevc, h265_tile: h265.reason || h265.state, unreachable_tile: unreachable.reason };
+  },
+
+  // destroy() and removing the element let go of the stream.
+  async destroy() {
+    const { page } = await openWall('?wall=4&src=' + encodeURIComponent(cameras.b));
+    for (let i = 0; i < 4; i++) await waitPlaying(page, i, 0.5, 15000);
+    const viewers = async () => {
+      const s = (await (await fetch(decoder + '/streams')).json()).data.find((s) => s.url === cameras.b);
+      return s ? s.viewers : 0;
+    };
+    const before = await viewers();
+    await page.evaluate(() => { window.decoderWall.stop(0); window.decoderWall.tiles[1].el.remove(); });
+    const deadline = Date.now() + 5000;
+    let after = before;
+    while (Date.now() < deadline && after > before - 2) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await viewers();
+    }
+    if (after !== before - 2) throw new Error(`viewers went from ${before} to ${after}, want ${before - 2}`);
+    await page.close();
+    return { viewers_before: before, viewers_after: after };
+  },
+};
+
+async function post(path) {
+  const res = await fetch(control + path, { method: 'POST' });
+  if (!res.ok) throw new Error(`${path}: ${res.status}`);
+}
+
+let failed = false;
+const only = process.argv.slice(2);
+for (const [name, run] of Object.entries(scenarios)) {
+  if (only.length && !only.includes(name)) continue;
+  const started = Date.now();
+  try {
+    const figures = await run();
+    console.log(JSON.stringify({ scenario: name, ok: true, ms: Date.now() - started, ...figures }));
+  } catch (err) {
+    failed = true;
+    console.log(JSON.stringify({ scenario: name, ok: false, ms: Date.now() - started, error: String(err && err.stack || err) }));
+  }
+}
+await browser.close();
+process.exit(failed ? 1 : 0);
