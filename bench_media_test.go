@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -274,5 +277,41 @@ func BenchmarkLateViewer(b *testing.B) {
 		slices.Sort(waits)
 		b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "ms_first_frame_p50")
 		b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds())/1000, "ms_first_frame_p99")
+	}
+}
+
+// BenchmarkBrowserWall measures decoder's CPU while Chromium plays a wall
+// of 16 tiles of 4 cameras (the demo clip over RTSP), for 10 s, and the
+// latency behind live the players report.
+//
+//	go test -run '^$' -bench BrowserWall -benchtime 1x
+func BenchmarkBrowserWall(b *testing.B) {
+	cams := map[string]string{}
+	for i := range 4 {
+		cams[fmt.Sprint(i)] = startTestCamera(b, demoClip).url()
+	}
+	port := freePort(b)
+	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
+	defer p.cmd.Process.Kill()
+	camerasJSON, _ := json.Marshal(cams)
+	for b.Loop() {
+		before := metricsOf(b, p.url)
+		cmd := exec.Command("node", "e2e/e2e.mjs", "wall16")
+		cmd.Env = append(os.Environ(), "DECODER_URL="+p.url, "CAMERAS="+string(camerasJSON), "OUT_DIR="+b.TempDir())
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("e2e wall16: %v\n%s", err, out)
+		}
+		after := metricsOf(b, p.url)
+		var res struct {
+			MS         float64 `json:"ms"`
+			LatencyP50 float64 `json:"latency_p50_s"`
+			LatencyP95 float64 `json:"latency_p95_s"`
+		}
+		json.Unmarshal(bytes.TrimSpace(out), &res)
+		b.ReportMetric((after["process_cpu_seconds_total"]-before["process_cpu_seconds_total"])/(res.MS/1000)*100, "%cpu")
+		b.ReportMetric(res.LatencyP50, "s_latency_p50")
+		b.ReportMetric(res.LatencyP95, "s_latency_p95")
+		b.ReportMetric(after["decoder_dropped_messages_total"]-before["decoder_dropped_messages_total"], "drops")
 	}
 }
