@@ -36,6 +36,9 @@ func TestBrowser(t *testing.T) {
 	h265 := makeClip(t, "e2e-h265", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=2",
 		"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:min-keyint=25:bframes=0:log-level=error", "-pix_fmt", "yuv420p")
 	camH265 := startTestCamera(t, h265)
+	bframes := makeClip(t, "e2e-bframes", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",
+		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "50", "-pix_fmt", "yuv420p")
+	camBFrames := startTestCamera(t, bframes)
 	ts := startTestServer(t, func(cfg *Config) {
 		cfg.Live.Sources.RetryMin = 200 * time.Millisecond
 		cfg.Live.Sources.RetryMax = time.Second
@@ -62,7 +65,7 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(func() { controlServer.Close() })
 
 	cameras, _ := json.Marshal(map[string]string{
-		"a": camA.url(), "b": camB.url(), "c": camC.url(), "h265": camH265.url(),
+		"a": camA.url(), "b": camB.url(), "c": camC.url(), "h265": camH265.url(), "bframes": camBFrames.url(),
 		"unreachable": "rtsp://127.0.0.1:" + freePort(t) + "/stream",
 	})
 	outDir, _ := filepath.Abs("test-output")

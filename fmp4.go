@@ -27,8 +27,10 @@ const (
 	videoTrackID   = 1
 	audioTrackID   = 2
 	videoTimescale = 90000
-	// aacFrameSamples is the length of an AAC-LC access unit.
-	aacFrameSamples = 1024
+	// aacFrameSamples is the length of an AAC access unit, or
+	// aacShortFrameSamples where the config's frame length flag is set.
+	aacFrameSamples      = 1024
+	aacShortFrameSamples = 960
 	// maxFrameDuration caps the duration given to a frame after a pause in
 	// the source, in videoTimescale units.
 	maxFrameDuration = videoTimescale
@@ -76,17 +78,24 @@ type muxer struct {
 	init, published *mediaInit
 	initKey         string
 	dts             dtsExtractor
-	// waitKey drops frames until a keyframe: after a (re)connection or when
-	// the stream cannot be timed.
+	// waitKey drops frames until a keyframe: after a (re)connection, a
+	// loss, or when the stream cannot be timed.
 	waitKey bool
 	// offset maps this connection's video timestamps onto the output
 	// timeline; set at its first keyframe.
 	offset    int64
 	offsetSet bool
 	connLive  bool
+	// held is the newest frame, published when the next one gives its
+	// exact duration: a player (Chrome's MSE among them) drops frames up
+	// to the next keyframe when one frame's decode time is further from the
+	// last than twice that frame's duration, which guessed durations cause
+	// with B-frames and after a lost frame. It costs one frame of latency.
+	held *heldFrame
 	// The output timeline, in videoTimescale units, and in samples for
 	// audio.
 	lastDTS     int64
+	maxPTS      int64 // the latest presentation time so far
 	hasLast     bool
 	frameDur    int64
 	audioNext   int64
@@ -95,14 +104,24 @@ type muxer struct {
 	seq         uint32
 }
 
+// heldFrame is a muxed frame waiting for its duration.
+type heldFrame struct {
+	dts, pts int64 // on the output timeline
+	key      bool
+	payload  []byte
+	init     *mediaInit // the init a keyframe needs
+}
+
 func newMuxer(feed *Feed) *muxer {
 	return &muxer{feed: feed, frameDur: videoTimescale / 25}
 }
 
-// reset starts a new connection of the source with these tracks.
+// reset starts a new connection of the source with these tracks. The frame
+// held from the last connection goes out first.
 func (m *muxer) reset(setup trackSetup) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.flushHeld(m.frameDur)
 	m.setup = setup
 	m.waitKey = true
 	m.offsetSet = false
@@ -111,10 +130,40 @@ func (m *muxer) reset(setup trackSetup) {
 	m.dts = nil
 }
 
+// flush publishes the held frame, for a source that ended.
+func (m *muxer) flush() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.flushHeld(m.frameDur)
+}
+
+// lost tells the muxer that the source lost packets: what follows may
+// depend on what was lost, so it waits for a keyframe.
+func (m *muxer) lost() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.waitKey = true
+}
+
+// disconnected marks the source as not connected, until reset starts its
+// next connection.
+func (m *muxer) disconnected() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.connLive = false
+}
+
+// live reports whether the current connection has delivered video.
+func (m *muxer) live() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.connLive
+}
+
 // writeVideo muxes one access unit with its presentation time on the
 // connection's clock. Frames before the connection's first keyframe, and
-// those that cannot be timed, are dropped; an error means the stream is
-// unusable (such as an SPS that does not parse).
+// those that cannot be timed, are dropped. An error means that the stream
+// cannot be played, such as an SPS that does not parse.
 func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -127,11 +176,11 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 		return nil
 	}
 	if key {
-		if m.setup.sps == nil || m.setup.pps == nil || (m.setup.video == formatH265 && m.setup.vps == nil) {
+		if len(m.setup.sps) == 0 || len(m.setup.pps) == 0 || (m.setup.video == formatH265 && len(m.setup.vps) == 0) {
 			return nil // parameter sets not seen yet: wait for the next keyframe
 		}
 		if err := m.updateInit(); err != nil {
-			return err
+			return permanent(err)
 		}
 	}
 	pts90 := toClock(pts, videoTimescale)
@@ -140,53 +189,94 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 		dtsInput = append(m.parameterSets(), nalus...)
 	}
 	dts, err := m.dts.Extract(dtsInput, pts90)
+	if err != nil && key {
+		// A keyframe can start timing afresh: the stream's clock changed.
+		m.dts = m.newDTSExtractor()
+		dts, err = m.dts.Extract(dtsInput, pts90)
+	}
 	if err != nil {
 		// A lost packet or a broken encoder: start again at a keyframe.
 		m.waitKey = true
 		m.dts = m.newDTSExtractor()
 		return nil
 	}
-	m.waitKey = false
 	if !m.offsetSet {
-		next := int64(0)
-		if m.hasLast {
-			next = m.lastDTS + m.frameDur
-		}
-		m.offset, m.offsetSet = next-dts, true
+		m.offset, m.offsetSet = m.continueAt(dts, pts90), true
 	}
 	outDTS, outPTS := dts+m.offset, pts90+m.offset
-	if m.hasLast {
-		d := outDTS - m.lastDTS
-		if d <= 0 {
-			return nil // a repeated timestamp: a player could not place it
+	if m.held != nil {
+		d := outDTS - m.held.dts
+		if d <= 0 || d > maxFrameDuration {
+			// The source's clock went back or jumped ahead: carry on the
+			// timeline from the held frame, so that players see no gap.
+			// Going back mid-GOP leaves frames that cannot be placed.
+			if d <= 0 && !key {
+				m.waitKey = true
+				return nil
+			}
+			shift := m.continueAt(outDTS, outPTS)
+			m.offset += shift
+			outDTS, outPTS, d = outDTS+shift, outPTS+shift, outDTS+shift-m.held.dts
 		}
 		m.frameDur = min(d, maxFrameDuration)
+		m.flushHeld(d)
 	}
-	m.lastDTS, m.hasLast = outDTS, true
-
 	payload, err := h264.AVCC(nalus).Marshal()
 	if err != nil {
+		m.waitKey = true
 		return nil
 	}
-	data := m.fragment(videoTrackID, uint64(outDTS), []*fmp4.Sample{{
-		Duration:        uint32(m.frameDur),
-		PTSOffset:       int32(outPTS - outDTS),
-		IsNonSyncSample: !key,
-		Payload:         payload,
-	}}, len(payload))
+	m.held = &heldFrame{dts: outDTS, pts: outPTS, key: key, payload: payload}
+	m.maxPTS = max(m.maxPTS, outPTS)
+	if key {
+		m.held.init = m.init
+	}
+	m.waitKey = false
+	return nil
+}
+
+// continueAt returns the shift that puts a keyframe with these decode and
+// presentation times just after what was published: decoded after the last
+// frame, and shown after every frame so far (with B-frames, the newest
+// frame shown is not the newest decoded).
+func (m *muxer) continueAt(dts, pts int64) int64 {
+	switch {
+	case m.held != nil:
+		return max(m.held.dts+m.frameDur-dts, m.maxPTS+m.frameDur-pts)
+	case m.hasLast:
+		return max(m.lastDTS+m.frameDur-dts, m.maxPTS+m.frameDur-pts)
+	}
+	return -dts
+}
+
+// flushHeld publishes the held frame with duration d, after the init it
+// needs and the source's live status.
+func (m *muxer) flushHeld(d int64) {
+	h := m.held
+	if h == nil {
+		return
+	}
+	m.held = nil
+	m.lastDTS, m.hasLast = h.dts, true
+	data := m.fragment(videoTrackID, uint64(h.dts), []*fmp4.Sample{{
+		Duration:        uint32(d),
+		PTSOffset:       int32(h.pts - h.dts),
+		IsNonSyncSample: !h.key,
+		Payload:         h.payload,
+	}}, len(h.payload))
 	if data == nil {
-		return nil
+		m.waitKey = true
+		return
 	}
 	if !m.connLive {
 		m.connLive = true
 		m.feed.SetStatus(Status{State: stateLive})
 	}
-	if key && m.published != m.init {
-		m.published = m.init
-		m.feed.SetInit(m.init)
+	if h.key && h.init != m.published {
+		m.published = h.init
+		m.feed.SetInit(h.init)
 	}
-	m.feed.Publish(Message{Data: data, Binary: true, Start: key})
-	return nil
+	m.feed.Publish(Message{Data: data, Binary: true, Start: h.key})
 }
 
 // writeAudio muxes AAC access units, the first presented at pts on the
@@ -206,9 +296,11 @@ func (m *muxer) writeAudio(pts time.Duration, aus [][]byte) {
 	// Audio that goes back in time would overlap what viewers have, and a
 	// player may stall on it: it is dropped, unless the source keeps it up
 	// for a while, which is then a new clock.
+	// A new connection's audio that overlaps what the last one sent is
+	// dropped the same way.
 	switch {
-	case !m.audioSynced || at-m.audioNext > rate/audioResync:
-		m.audioNext, m.audioSynced, m.audioBehind = at, true, 0
+	case at-m.audioNext > rate/audioResync || (!m.audioSynced && at > m.audioNext):
+		m.audioNext, m.audioBehind = at, 0
 	case m.audioNext-at > rate/audioResync:
 		if m.audioBehind++; m.audioBehind < audioBehindLimit {
 			return
@@ -217,15 +309,20 @@ func (m *muxer) writeAudio(pts time.Duration, aus [][]byte) {
 	default:
 		m.audioBehind = 0
 	}
+	m.audioSynced = true
+	frame := int64(aacFrameSamples)
+	if cfg.FrameLengthFlag {
+		frame = aacShortFrameSamples
+	}
 	base := m.audioNext
-	m.audioNext += int64(len(aus) * aacFrameSamples)
+	m.audioNext += int64(len(aus)) * frame
 	if base < 0 {
 		return
 	}
 	samples := make([]*fmp4.Sample, len(aus))
 	size := 0
 	for i, au := range aus {
-		samples[i] = &fmp4.Sample{Duration: aacFrameSamples, Payload: au}
+		samples[i] = &fmp4.Sample{Duration: uint32(frame), Payload: au}
 		size += len(au)
 	}
 	if data := m.fragment(audioTrackID, uint64(base), samples, size); data != nil {
@@ -398,8 +495,8 @@ func buildInit(setup trackSetup) (builtInit, error) {
 	if err != nil {
 		return builtInit{}, err
 	}
-	if info.Video.FPS > 240 || info.Video.FPS < 1 {
-		info.Video.FPS = 0 // absent or nonsense timing info
+	if !(info.Video.FPS >= 1 && info.Video.FPS <= 240) {
+		info.Video.FPS = 0 // absent or nonsense timing info (NaN included)
 	}
 	info.Video.FPS = float64(int(info.Video.FPS*100+0.5)) / 100
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: videoTrackID, TimeScale: videoTimescale, Codec: videoCodec}}}

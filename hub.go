@@ -162,7 +162,7 @@ func (s *stream) run(ctx context.Context) {
 	defer s.hub.metrics.producers.Add(-1)
 	log := s.hub.log.With("source", s.display)
 	log.Info("source starting")
-	feed := &Feed{ring: s.ring, stream: s}
+	feed := &Feed{ring: s.ring, stream: s, log: log}
 	feed.SetStatus(Status{State: stateConnecting})
 	err := s.producer.Run(ctx, feed)
 	s.hub.forget(s)

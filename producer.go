@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"sort"
@@ -78,6 +79,9 @@ const (
 type Feed struct {
 	ring   *ring
 	stream *stream
+	// log is the source's logger, for what the producer notices on the way
+	// (such as packet loss) that viewers do not need to hear about.
+	log *slog.Logger
 
 	mu     sync.Mutex
 	status Status

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +36,10 @@ type rtspProducer struct {
 	// secrets are the URL's user and password, scrubbed from every error
 	// text a viewer or the log gets.
 	secrets []string
+
+	// Of the current session, shared with the packet callbacks.
+	lastVideo atomic.Int64 // Unix ns of the newest video frame
+	failed    chan error   // why the muxer cannot go on; capacity 1
 }
 
 func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
@@ -47,15 +53,18 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 	if err != nil {
 		return nil, errors.New("not a valid RTSP URL")
 	}
-	p := &rtspProducer{u: u, cfg: opts.cfg, transport: gortsplib.ProtocolTCP}
+	p := &rtspProducer{u: u, cfg: opts.cfg, transport: gortsplib.ProtocolTCP, failed: make(chan error, 1)}
 	if opts.transport == "udp" {
 		p.transport = gortsplib.ProtocolUDP
 	}
+	// Shorter ones would mangle the text around them ("1" in every
+	// address); no message decoder writes repeats them anyway.
+	const minSecret = 3
 	if src.User != nil {
-		if name := src.User.Username(); name != "" {
+		if name := src.User.Username(); len(name) >= minSecret {
 			p.secrets = append(p.secrets, name)
 		}
-		if pw, ok := src.User.Password(); ok && pw != "" {
+		if pw, ok := src.User.Password(); ok && len(pw) >= minSecret {
 			p.secrets = append(p.secrets, pw)
 		}
 	}
@@ -65,34 +74,65 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 func (p *rtspProducer) Run(ctx context.Context, feed *Feed) error {
 	m := newMuxer(feed)
 	return runWithRetries(ctx, feed, p.cfg, func(ctx context.Context) (bool, error) {
-		live, err := p.session(ctx, m)
-		return live, p.scrub(err)
+		m.disconnected()
+		select {
+		case <-p.failed: // left by the last session, whose callbacks have stopped
+		default:
+		}
+		err := p.session(ctx, m, feed.log)
+		return m.live(), p.scrub(err)
 	})
 }
 
-// session runs one RTSP session until it fails or ctx is done. live
-// reports whether it delivered video.
-func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err error) {
+// errHandshakeTimeout ends a session whose RTSP handshake (up to PLAY) took
+// longer than handshakeTimeouts source timeouts: each request is bounded
+// by the source timeout, but a server can redirect without end.
+var errHandshakeTimeout = errors.New("the camera did not complete the RTSP handshake in time")
+
+const handshakeTimeouts = 3
+
+// session runs one RTSP session until it fails or ctx is done.
+func (p *rtspProducer) session(ctx context.Context, m *muxer, log *slog.Logger) error {
+	decodeErrors := rateLimitedLog(log, "RTSP decode errors")
 	c := &gortsplib.Client{
-		Scheme:       p.u.Scheme,
-		Host:         p.u.Host,
-		Protocol:     &p.transport,
-		ReadTimeout:  p.cfg.Timeout,
-		WriteTimeout: p.cfg.Timeout,
-		TLSConfig:    &tls.Config{ServerName: p.u.Hostname()},
-		UserAgent:    "decoder/" + Version,
+		Scheme:        p.u.Scheme,
+		Host:          p.u.Host,
+		Protocol:      &p.transport,
+		ReadTimeout:   p.cfg.Timeout,
+		WriteTimeout:  p.cfg.Timeout,
+		TLSConfig:     &tls.Config{ServerName: p.u.Hostname()},
+		UserAgent:     "decoder/" + Version,
+		OnPacketsLost: func(uint64) { m.lost() },
+		OnDecodeError: func(err error) { decodeErrors(p.scrub(err)) },
 	}
 	if err := c.Start(); err != nil {
-		return false, err
+		return err
 	}
 	defer c.Close()
 	// Close is what interrupts a request in progress.
 	stop := context.AfterFunc(ctx, c.Close)
 	defer stop()
+	var handshakeExpired atomic.Bool
+	handshake := time.AfterFunc(handshakeTimeouts*p.cfg.Timeout, func() {
+		handshakeExpired.Store(true)
+		c.Close()
+	})
+	defer handshake.Stop()
+	err := p.handshake(c, m, log)
+	if !handshake.Stop() && handshakeExpired.Load() && ctx.Err() == nil {
+		return errHandshakeTimeout
+	}
+	if err != nil {
+		return err
+	}
+	return p.play(ctx, c)
+}
 
+// handshake describes, sets up and plays the stream, with m receiving it.
+func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger) error {
 	desc, _, err := c.Describe(p.u)
 	if err != nil {
-		return false, describeError(err)
+		return describeError(err)
 	}
 	var h264f *format.H264
 	var h265f *format.H265
@@ -106,7 +146,7 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 		setup.video = formatH265
 		setup.vps, setup.sps, setup.pps = h265f.SafeParams()
 	} else {
-		return false, permanent(fmt.Errorf("the stream has no H.264 or H.265 video (it has %s); decoder plays H.264 and H.265", describeFormats(desc)))
+		return permanent(fmt.Errorf("the stream has no H.264 or H.265 video (it has %s); decoder plays H.264 and H.265", describeFormats(desc)))
 	}
 	audioMedia := desc.FindFormat(&aacf)
 	if audioMedia != nil && aacf.Config == nil {
@@ -118,25 +158,18 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 	}
 
 	if _, err := c.Setup(desc.BaseURL, videoMedia, 0, 0); err != nil {
-		return false, fmt.Errorf("failed to set up video: %w", err)
+		return fmt.Errorf("failed to set up video: %w", err)
 	}
 	if audioMedia != nil {
 		if _, err := c.Setup(desc.BaseURL, audioMedia, 0, 0); err != nil {
-			return false, fmt.Errorf("failed to set up audio: %w", err)
+			// Video alone is still worth playing.
+			log.Warn("playing without audio: the camera refused to set it up", "err", p.scrub(err))
+			audioMedia, setup.audio = nil, nil
 		}
 	}
 
 	m.reset(setup)
-	var lastVideo atomic.Int64
-	lastVideo.Store(time.Now().UnixNano())
-	var gotVideo atomic.Bool
-	failed := make(chan error, 1)
-	fail := func(err error) {
-		select {
-		case failed <- err:
-		default:
-		}
-	}
+	p.lastVideo.Store(time.Now().UnixNano())
 	// PacketPTS must see every packet: the first one it times is one that
 	// starts a frame whose PTS equals its DTS.
 	onVideo := func(decode func(*rtp.Packet) ([][]byte, error)) func(*rtp.Packet) {
@@ -149,30 +182,29 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 			if err != nil {
 				return // more packets needed, or a loss: the muxer waits for a keyframe
 			}
-			lastVideo.Store(time.Now().UnixNano())
-			gotVideo.Store(true)
+			p.lastVideo.Store(time.Now().UnixNano())
 			if err := m.writeVideo(fromClock(pts, videoTimescale), au); err != nil {
-				fail(err)
+				p.fail(err)
 			}
 		}
 	}
 	if h264f != nil {
 		dec, err := h264f.CreateDecoder()
 		if err != nil {
-			return false, permanent(fmt.Errorf("unusable H.264 track: %w", err))
+			return permanent(fmt.Errorf("unusable H.264 track: %w", err))
 		}
 		c.OnPacketRTP(videoMedia, h264f, onVideo(dec.Decode))
 	} else {
 		dec, err := h265f.CreateDecoder()
 		if err != nil {
-			return false, permanent(fmt.Errorf("unusable H.265 track: %w", err))
+			return permanent(fmt.Errorf("unusable H.265 track: %w", err))
 		}
 		c.OnPacketRTP(videoMedia, h265f, onVideo(dec.Decode))
 	}
 	if audioMedia != nil {
 		dec, err := aacf.CreateDecoder()
 		if err != nil {
-			return false, permanent(fmt.Errorf("unusable AAC track: %w", err))
+			return permanent(fmt.Errorf("unusable AAC track: %w", err))
 		}
 		rate := aacf.ClockRate()
 		c.OnPacketRTP(audioMedia, aacf, func(pkt *rtp.Packet) {
@@ -186,26 +218,58 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer) (live bool, err er
 		})
 	}
 	if _, err := c.Play(nil); err != nil {
-		return false, fmt.Errorf("failed to play: %w", err)
+		return fmt.Errorf("failed to play: %w", err)
 	}
+	return nil
+}
 
+// play waits while the session plays, until it fails, the muxer finds the
+// stream unplayable, the video stalls, or ctx is done.
+func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client) error {
 	ended := make(chan error, 1)
-	go func() { ended <- c.Wait() }() // ends when c is closed, at the latest by the deferred Close
+	go func() { ended <- c.Wait() }() // ends when c is closed, at the latest by session's deferred Close
 	check := time.NewTicker(p.cfg.Timeout / 4)
 	defer check.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return gotVideo.Load(), ctx.Err()
+			return ctx.Err()
 		case err := <-ended:
-			return gotVideo.Load(), connectionError(err)
-		case err := <-failed:
-			return gotVideo.Load(), err
+			return connectionError(err)
+		case err := <-p.failed:
+			return err
 		case <-check.C:
-			if silent := time.Since(time.Unix(0, lastVideo.Load())); silent > p.cfg.Timeout {
-				return gotVideo.Load(), fmt.Errorf("stalled: no video for %v", silent.Round(time.Second))
+			if silent := time.Since(time.Unix(0, p.lastVideo.Load())); silent > p.cfg.Timeout {
+				return fmt.Errorf("stalled: no video for %v", silent.Round(time.Second))
 			}
 		}
+	}
+}
+
+// fail ends the session from a packet callback, which must not block.
+func (p *rtspProducer) fail(err error) {
+	select {
+	case p.failed <- err:
+	default:
+	}
+}
+
+// rateLimitedLog returns a function that logs what it is given at most
+// once every 10 s, with how many were not logged: a camera that sends
+// garbage must not flood the log.
+func rateLimitedLog(log *slog.Logger, what string) func(error) {
+	var mu sync.Mutex
+	var last time.Time
+	var skipped int
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 10*time.Second {
+			skipped++
+			return
+		}
+		log.Warn(what, "err", err, "not_logged_since_last", skipped)
+		last, skipped = time.Now(), 0
 	}
 }
 
@@ -246,13 +310,19 @@ func connectionError(err error) error {
 	return err
 }
 
-// notRTSP says that the server does not speak RTSP at all.
-var notRTSP = errors.New("the server did not answer in RTSP: check that the host and port are an RTSP camera's (RTSP usually listens on port 554)")
+// Answers that are not RTSP.
+var (
+	errNotRTSP          = errors.New("the server did not answer in RTSP: check that the host and port are an RTSP camera's (RTSP usually listens on port 554)")
+	errClosedWithoutAns = errors.New("the server closed the connection without an RTSP answer: it is not an RTSP camera, or it refuses more clients")
+)
 
 // requestError rewords the errors of a request that got no usable answer.
 func requestError(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "expected 'RTSP/1.0'") {
-		return notRTSP
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return errClosedWithoutAns
+	case strings.Contains(err.Error(), "expected 'RTSP/1.0'"):
+		return errNotRTSP
 	}
 	return connectionError(err)
 }

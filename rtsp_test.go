@@ -323,7 +323,7 @@ func TestRTSPBadSources(t *testing.T) {
 		{"wrong credentials", "rtsp://admin:wrong-pw@" + cam.addr + "/stream", closeSourceFailed, "refused the credentials (401"},
 		{"no credentials", "rtsp://" + cam.addr + "/stream", closeSourceFailed, "refused the credentials (401"},
 		{"no such stream", "rtsp://admin:s3cret-pw@" + cam.addr + "/nothing", closeSourceFailed, "no such stream (404"},
-		{"not RTSP", "rtsp://" + strings.TrimPrefix(ts.base, "http://") + "/", closeSourceFailed, "gave up after 2 failed attempts: the server did not answer in RTSP"},
+		{"not RTSP", "rtsp://" + strings.TrimPrefix(ts.base, "http://") + "/", closeSourceFailed, "gave up after 2 failed attempts: the server closed the connection without an RTSP answer"},
 		{"garbage", "rtsp://" + garbage + "/stream", closeSourceFailed, "gave up after 2 failed attempts: the server did not answer in RTSP"},
 		{"no host", "rtsp:///stream", closeBadRequest, "missing host"},
 		{"transport", cam.url() + "&transport=sctp", closeBadRequest, "transport must be tcp or udp"},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,34 +72,47 @@ func newFileProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 	if name == "" || name == "." {
 		return nil, errors.New("name a file, such as file:///clip.ts")
 	}
-	path := filepath.Join(dir, filepath.FromSlash(name))
-	return &tsPlayer{open: func() (io.ReadCloser, error) { return openInside(dir, path) }, loop: loop}, nil
+	return &tsPlayer{open: func() (io.ReadCloser, error) { return openInside(dir, filepath.FromSlash(name)) }, loop: loop}, nil
 }
 
-// openInside opens path if, with symbolic links resolved, it lies inside
-// dir. Its errors name the file as the page gave it, not the directory.
-func openInside(dir, path string) (io.ReadCloser, error) {
-	name, _ := filepath.Rel(dir, path)
-	root, err := filepath.EvalSymlinks(dir)
+// openInside opens name inside dir, refusing any path that leaves it,
+// symbolic links included, and anything but a regular file (a FIFO would
+// block the open). Its errors name the file as the page gave it, never the
+// directory.
+func openInside(dir, name string) (io.ReadCloser, error) {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("media directory unusable: %w", err)
+		return nil, errors.New("the media directory cannot be opened; check -media-dir")
 	}
-	real, err := filepath.EvalSymlinks(path)
+	defer root.Close()
+	st, err := root.Stat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no file %q in the media directory", name)
+	case err != nil:
+		return nil, fmt.Errorf("file %q is outside the media directory or unreadable", name)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%q is not a regular file", name)
+	}
+	f, err := root.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("no file %q in the media directory", filepath.ToSlash(name))
-	}
-	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil, fmt.Errorf("file %q is outside the media directory", filepath.ToSlash(name))
-	}
-	f, err := os.Open(real)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open %q: %w", filepath.ToSlash(name), errors.Unwrap(err))
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%q is not a regular file", filepath.ToSlash(name))
+		return nil, fmt.Errorf("cannot open %q", name)
 	}
 	return f, nil
+}
+
+// maxPacingJump is the largest step in a file's timestamps that pacing
+// follows; a larger one is a discontinuity, played straight on.
+const maxPacingJump = 2 * time.Second
+
+// ptsOffset is pts-dts for MPEG-TS timestamps, which wrap at 2^33.
+func ptsOffset(pts, dts int64) int64 {
+	const wrap = 1 << 33
+	d := (pts - dts) & (wrap - 1)
+	if d >= wrap/2 {
+		d -= wrap
+	}
+	return d
 }
 
 // errNoProgress stops a loop over a stream that holds no frames.
@@ -111,11 +125,12 @@ func (p *tsPlayer) Run(ctx context.Context, feed *Feed) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		end, err := p.play(ctx, m, start, clock, timer)
+		end, err := p.play(ctx, m, &start, clock, timer)
 		if err != nil {
 			return err
 		}
 		if !p.loop {
+			m.flush()
 			return nil
 		}
 		if end <= clock {
@@ -127,7 +142,7 @@ func (p *tsPlayer) Run(ctx context.Context, feed *Feed) error {
 
 // play makes one pass over the stream, starting at stream time clock, and
 // returns the stream time at which it ended.
-func (p *tsPlayer) play(ctx context.Context, m *muxer, start time.Time, clock int64, timer *time.Timer) (int64, error) {
+func (p *tsPlayer) play(ctx context.Context, m *muxer, start *time.Time, clock int64, timer *time.Timer) (int64, error) {
 	rc, err := p.open()
 	if err != nil {
 		return 0, err
@@ -173,7 +188,14 @@ func (p *tsPlayer) play(ctx context.Context, m *muxer, start time.Time, clock in
 			first, started = ts, true
 		}
 		t := clock + ts - first
-		if wait := time.Until(start.Add(fromClock(t, videoTimescale))); wait > 0 {
+		wait := time.Until(start.Add(fromClock(t, videoTimescale)))
+		if wait > maxPacingJump || wait < -maxPacingJump {
+			// The file's timestamps jump: pace from here rather than
+			// sleep through the jump or rush through a step back.
+			*start = start.Add(-wait)
+			wait = 0
+		}
+		if wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -195,7 +217,7 @@ func (p *tsPlayer) play(ctx context.Context, m *muxer, start time.Time, clock in
 			end = max(end, t+(t-lastVideo))
 		}
 		lastVideo = t
-		return m.writeVideo(fromClock(t+pts-dts, videoTimescale), au)
+		return m.writeVideo(fromClock(t+ptsOffset(pts, dts), videoTimescale), au)
 	}
 	if setup.video == formatH265 {
 		r.OnDataH265(video, onVideo)

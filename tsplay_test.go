@@ -93,3 +93,43 @@ func TestFileSourceEnds(t *testing.T) {
 		t.Errorf("no ended status before the close")
 	}
 }
+
+// TestFileTimestampDiscontinuities: files whose timestamps jump back (two
+// recordings joined) or wrap at 2^33 still reach viewers as one unbroken
+// timeline that starts every run of frames at a keyframe.
+func TestFileTimestampDiscontinuities(t *testing.T) {
+	encode := []string{"-c:v", "libx264", "-bf", "2", "-g", "12", "-pix_fmt", "yuv420p"}
+	a := makeClip(t, "joined-a", append([]string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1"}, encode...)...)
+	b := makeClip(t, "joined-b", append([]string{"-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=1"}, encode...)...)
+	// 2^33 ticks of 90 kHz are 95443.7 s: this clip's timestamps wrap
+	// half a second in.
+	wrapping := makeClip(t, "wrapping", append([]string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-output_ts_offset", "95442.5"}, encode...)...)
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "joined.ts"), append(append([]byte{}, a...), b...), 0o644)
+	os.WriteFile(filepath.Join(media, "wrapping.ts"), wrapping, 0o644)
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.Sources.MediaDir = media })
+	for _, tt := range []struct {
+		name   string
+		frames int
+	}{{"joined.ts", 45}, {"wrapping.ts", 45}} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			c := dial(t, ts.liveURL("file:///"+tt.name))
+			rec, err := recordMedia(ctx, c, nil, tt.frames)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close(websocket.StatusNormalClosure, "")
+			p := probeRecording(t, rec)
+			if p.videoFrames != tt.frames {
+				t.Errorf("ffprobe counted %d frames, want %d", p.videoFrames, tt.frames)
+			}
+			// At the join, B-frames make the new keyframe wait for the
+			// last frame shown: one frame more.
+			if p.maxVideoStep > 80*time.Millisecond {
+				t.Errorf("the timeline jumps by %v", p.maxVideoStep)
+			}
+		})
+	}
+}
