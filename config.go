@@ -78,8 +78,8 @@ type SourceConfig struct {
 	// RetryMin and RetryMax bound the backoff between attempts to reach a
 	// source: it doubles from RetryMin up to RetryMax, with jitter.
 	RetryMin, RetryMax time.Duration
-	// Retries ends a source after this many failed attempts in a row; 0
-	// retries for as long as it has viewers.
+	// Retries ends a source when this many retries in a row (after its
+	// first attempt) have failed; 0 retries for as long as it has viewers.
 	Retries int
 	// MediaDir is the directory file:// sources are read from; empty turns
 	// them off. Pages name files only inside it.
@@ -148,12 +148,12 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
 	fs.DurationVar(&sc.RetryMin, "retry-min", 500*time.Millisecond, "first wait before reconnecting to a failed source; it doubles on each failure")
 	fs.DurationVar(&sc.RetryMax, "retry-max", 2*time.Second, "longest wait between reconnection attempts: how long a camera that came back may wait")
-	fs.IntVar(&sc.Retries, "retries", 0, "give a source up after this many failed attempts in a row (0: keep trying while it has viewers)")
+	fs.IntVar(&sc.Retries, "retries", 0, "give a source up when this many retries in a row have failed (0: keep trying while it has viewers)")
 	fs.StringVar(&sc.MediaDir, "media-dir", "", "`directory` that file:// sources are read from (empty: file sources off)")
 
 	fs.Usage = func() {
 		fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
-		fmt.Fprintf(output, "Usage:\n  decoder [flags]\n\nFlags (each also read from the environment variable shown):\n")
+		fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n\nFlags (each also read from the environment variable shown):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			name, usage := flag.UnquoteUsage(f)
 			fmt.Fprintf(output, "  -%s %s\n    \t%s", f.Name, name, usage)

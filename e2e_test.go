@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +18,21 @@ import (
 // Chromium, driven by playwright-core, against decoder and RTSP cameras
 // started here. Screenshots go to test-output/.
 func TestBrowser(t *testing.T) {
+	for _, r := range runBrowserScenarios(t) {
+		if r["ok"] == true {
+			line, _ := json.Marshal(r)
+			t.Logf("%s: %s", r["scenario"], line)
+		} else {
+			t.Errorf("%s failed: %s", r["scenario"], r["error"])
+		}
+	}
+}
+
+// runBrowserScenarios starts decoder, the cameras and the control
+// endpoint, runs e2e/e2e.mjs with the scenarios named (all by default) and
+// returns each scenario's result line.
+func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
+	t.Helper()
 	requireFFmpeg(t)
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
@@ -40,17 +55,10 @@ func TestBrowser(t *testing.T) {
 		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "50", "-pix_fmt", "yuv420p")
 	camBFrames := startTestCamera(t, bframes)
 	ts := startTestServer(t, func(cfg *Config) {
-		cfg.Live.Sources.RetryMin = 200 * time.Millisecond
-		cfg.Live.Sources.RetryMax = time.Second
 		// Browsers read in bursts and run timers lazily: production
 		// timings, not the engine tests' tight ones.
-		cfg.Live.PingInterval = 5 * time.Second
-		cfg.Live.PongTimeout = 5 * time.Second
-		cfg.Live.WriteTimeout = 5 * time.Second
-		cfg.Live.MaxBacklog = 2 * time.Second
-		cfg.Live.MaxLag = 10 * time.Second
-		cfg.Live.StatsInterval = time.Second
-		cfg.Live.SendBuffer = 64 << 10
+		cfg.Live = defaultConfig(t).Live
+		cfg.Live.Linger = 100 * time.Millisecond
 	})
 
 	control := http.NewServeMux()
@@ -71,38 +79,33 @@ func TestBrowser(t *testing.T) {
 	outDir, _ := filepath.Abs("test-output")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "e2e/e2e.mjs")
+	cmd := exec.CommandContext(ctx, "node", append([]string{"e2e/e2e.mjs"}, scenarios...)...)
 	cmd.Env = append(os.Environ(),
 		"DECODER_URL="+ts.base, "CONTROL_URL=http://"+ln.Addr().String(),
 		"CAMERAS="+string(cameras), "OUT_DIR="+outDir, "CHROMIUM="+chromium)
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	out, err := cmd.Output()
+	var results []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) == nil {
+			results = append(results, r)
+		} else if line != "" {
+			t.Log(line)
+		}
+	}
+	if err != nil && len(results) == 0 {
+		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
+	}
+	return results
+}
+
+// defaultConfig is decoder's configuration with no flag or variable set.
+func defaultConfig(t testing.TB) Config {
+	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var result struct {
-			Scenario string `json:"scenario"`
-			OK       bool   `json:"ok"`
-			Error    string `json:"error"`
-		}
-		line := sc.Text()
-		if json.Unmarshal([]byte(line), &result) != nil {
-			t.Log(line)
-			continue
-		}
-		if result.OK {
-			t.Logf("%s: %s", result.Scenario, line)
-		} else {
-			t.Errorf("%s failed: %s", result.Scenario, strings.ReplaceAll(result.Error, `\n`, "\n"))
-		}
-	}
-	if err := cmd.Wait(); err != nil && !t.Failed() {
-		t.Errorf("e2e.mjs: %v\n%s", err, stderr.String())
-	}
+	return cfg
 }

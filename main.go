@@ -64,6 +64,9 @@ func signalContext() (context.Context, func()) {
 // run starts decoder and serves until ctx is done, the tray's Quit is
 // picked, or serving fails; then it stops gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "load" {
+		return runLoad(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
