@@ -82,77 +82,6 @@ func BenchmarkMuxFrame(b *testing.B) {
 	}
 }
 
-// BenchmarkMediaViewers runs the real binary playing the 2 Mbit/s clip
-// from an in-process RTSP camera to N viewers in this process, and reports
-// what the server paid per viewer and whether anything was dropped. Run it
-// alone, without -race:
-//
-//	go test -run '^$' -bench MediaViewers -benchtime 1x
-func BenchmarkMediaViewers(b *testing.B) {
-	cam := startTestCamera(b, benchClip(b))
-	for _, viewers := range []int{1, 100, 250, 500} {
-		b.Run(fmt.Sprintf("viewers=%d", viewers), func(b *testing.B) {
-			for b.Loop() {
-				benchMediaViewers(b, cam.url(), viewers)
-			}
-		})
-	}
-}
-
-func benchMediaViewers(b *testing.B, source string, viewers int) {
-	port := freePort(b)
-	p := startDecoder(b, []string{"PORT=" + port}, "-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000")
-	defer p.cmd.Process.Kill()
-	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(source)
-	time.Sleep(200 * time.Millisecond)
-	before := metricsOf(b, p.url)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var received atomic.Int64
-	var wg sync.WaitGroup
-	conns := make([]*websocket.Conn, 0, viewers)
-	for range viewers {
-		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-		c, _, err := websocket.Dial(dctx, wsURL, nil)
-		dcancel()
-		if err != nil {
-			b.Fatalf("dial after %d viewers: %v", len(conns), err)
-		}
-		c.SetReadLimit(8 << 20)
-		conns = append(conns, c)
-		wg.Go(func() {
-			for {
-				_, data, err := c.Read(ctx)
-				if err != nil {
-					return
-				}
-				received.Add(int64(len(data)))
-			}
-		})
-	}
-	time.Sleep(2 * time.Second)
-	held := metricsOf(b, p.url)
-	receivedBefore := received.Load()
-	const window = 6 * time.Second
-	time.Sleep(window)
-	after := metricsOf(b, p.url)
-	receivedInWindow := received.Load() - receivedBefore
-	cancel()
-	for _, c := range conns {
-		c.CloseNow()
-	}
-	wg.Wait()
-
-	cpu := (after["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / window.Seconds()
-	b.ReportMetric(held["decoder_viewers"], "viewers_held")
-	b.ReportMetric((held["process_resident_memory_bytes"]-before["process_resident_memory_bytes"])/float64(viewers)/1024, "KiB_rss/viewer")
-	b.ReportMetric(cpu*100, "%cpu")
-	b.ReportMetric(float64(receivedInWindow)*8/window.Seconds()/float64(viewers)/1e6, "Mbit/s/viewer")
-	b.ReportMetric(after["decoder_dropped_messages_total"]-held["decoder_dropped_messages_total"], "drops")
-	b.ReportMetric(after["decoder_viewer_closes_total"]-held["decoder_viewer_closes_total"], "closed")
-}
-
 // BenchmarkMediaSources runs the real binary pulling N distinct RTSP
 // sources of the 2 Mbit/s clip (one camera, N URLs), one viewer each, and
 // reports the server's CPU per source.
@@ -163,13 +92,15 @@ func BenchmarkMediaSources(b *testing.B) {
 	for _, sources := range []int{16, 32, 64} {
 		b.Run(fmt.Sprintf("sources=%d", sources), func(b *testing.B) {
 			for b.Loop() {
-				benchMediaSources(b, cam.url(), sources)
+				mediaSourcesRun(b, cam.url(), sources, b.ReportMetric)
 			}
 		})
 	}
 }
 
-func benchMediaSources(b *testing.B, camURL string, sources int) {
+// mediaSourcesRun measures decoder (the binary) pulling sources distinct
+// RTSP URLs of one camera, one viewer each.
+func mediaSourcesRun(b testing.TB, camURL string, sources int, report reportFunc) {
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless", "-max-sources", "100")
 	defer p.cmd.Process.Kill()
@@ -212,11 +143,11 @@ func benchMediaSources(b *testing.B, camURL string, sources int) {
 	}
 	wg.Wait()
 	cpu := (after["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / window.Seconds()
-	b.ReportMetric(held["decoder_producers"], "sources_running")
-	b.ReportMetric(cpu*100, "%cpu")
-	b.ReportMetric(cpu*100/float64(sources), "%cpu/source")
-	b.ReportMetric(float64(got)/window.Seconds()/float64(sources), "frames/s/source")
-	b.ReportMetric(held["process_resident_memory_bytes"]/1024/1024, "MiB_rss")
+	report(held["decoder_producers"], "sources_running")
+	report(cpu*100, "%cpu")
+	report(cpu*100/float64(sources), "%cpu/source")
+	report(float64(got)/window.Seconds()/float64(sources), "frames/s/source")
+	report(held["process_resident_memory_bytes"]/1024/1024, "MiB_rss")
 }
 
 // BenchmarkLateViewer measures a viewer joining a running source: from
@@ -226,10 +157,18 @@ func benchMediaSources(b *testing.B, camURL string, sources int) {
 //	go test -run '^$' -bench LateViewer -benchtime 1x
 func BenchmarkLateViewer(b *testing.B) {
 	cam := startTestCamera(b, benchClip(b))
+	for b.Loop() {
+		lateViewerRun(b, cam.url(), b.ReportMetric)
+	}
+}
+
+// lateViewerRun measures 100 late joins of a running source served by the
+// decoder binary.
+func lateViewerRun(b testing.TB, camURL string, report reportFunc) {
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
 	defer p.cmd.Process.Kill()
-	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(cam.url())
+	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(camURL)
 	time.Sleep(200 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -252,7 +191,7 @@ func BenchmarkLateViewer(b *testing.B) {
 	})
 	defer wg.Wait()
 	defer keeper.CloseNow()
-	for b.Loop() {
+	{
 		var waits []time.Duration
 		for i := range 100 {
 			time.Sleep(time.Duration(37*i%100) * time.Millisecond)
@@ -275,8 +214,8 @@ func BenchmarkLateViewer(b *testing.B) {
 			c.CloseNow()
 		}
 		slices.Sort(waits)
-		b.ReportMetric(float64(waits[len(waits)/2].Microseconds())/1000, "ms_first_frame_p50")
-		b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds())/1000, "ms_first_frame_p99")
+		report(float64(waits[len(waits)/2].Microseconds())/1000, "ms_first_frame_p50")
+		report(float64(waits[len(waits)*99/100].Microseconds())/1000, "ms_first_frame_p99")
 	}
 }
 
@@ -286,6 +225,14 @@ func BenchmarkLateViewer(b *testing.B) {
 //
 //	go test -run '^$' -bench BrowserWall -benchtime 1x
 func BenchmarkBrowserWall(b *testing.B) {
+	for b.Loop() {
+		browserWallRun(b, b.ReportMetric)
+	}
+}
+
+// browserWallRun plays a 16-tile wall in Chromium from the decoder binary
+// and reports decoder's CPU and the players' latency.
+func browserWallRun(b testing.TB, report reportFunc) {
 	cams := map[string]string{}
 	for i := range 4 {
 		cams[fmt.Sprint(i)] = startTestCamera(b, demoClip).url()
@@ -294,7 +241,7 @@ func BenchmarkBrowserWall(b *testing.B) {
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
 	defer p.cmd.Process.Kill()
 	camerasJSON, _ := json.Marshal(cams)
-	for b.Loop() {
+	{
 		before := metricsOf(b, p.url)
 		cmd := exec.Command("node", "e2e/e2e.mjs", "wall16")
 		cmd.Env = append(os.Environ(), "DECODER_URL="+p.url, "CAMERAS="+string(camerasJSON), "OUT_DIR="+b.TempDir())
@@ -309,9 +256,9 @@ func BenchmarkBrowserWall(b *testing.B) {
 			LatencyP95 float64 `json:"latency_p95_s"`
 		}
 		json.Unmarshal(bytes.TrimSpace(out), &res)
-		b.ReportMetric((after["process_cpu_seconds_total"]-before["process_cpu_seconds_total"])/(res.MS/1000)*100, "%cpu")
-		b.ReportMetric(res.LatencyP50, "s_latency_p50")
-		b.ReportMetric(res.LatencyP95, "s_latency_p95")
-		b.ReportMetric(after["decoder_dropped_messages_total"]-before["decoder_dropped_messages_total"], "drops")
+		report((after["process_cpu_seconds_total"]-before["process_cpu_seconds_total"])/(res.MS/1000)*100, "%cpu")
+		report(res.LatencyP50, "s_latency_p50")
+		report(res.LatencyP95, "s_latency_p95")
+		report(after["decoder_dropped_messages_total"]-before["decoder_dropped_messages_total"], "drops")
 	}
 }
