@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [[ -d e2e/node_modules ]] || npm ci --prefix e2e --no-audit --no-fund --silent
-go test -run '^$' -bench '^BenchmarkSuite$' -benchtime 1x -timeout 60m -v .
+go test -run '^TestBenchmarkSuite$' -count 1 -timeout 60m -v . -suite

@@ -147,7 +147,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	sc := &lc.Sources
 	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
 	fs.DurationVar(&sc.RetryMin, "retry-min", 500*time.Millisecond, "first wait before reconnecting to a failed source; it doubles on each failure")
-	fs.DurationVar(&sc.RetryMax, "retry-max", 2*time.Second, "longest wait between reconnection attempts: how long a camera that came back may wait")
+	fs.DurationVar(&sc.RetryMax, "retry-max", time.Second, "longest wait between reconnection attempts: how long a camera that came back may wait")
 	fs.IntVar(&sc.Retries, "retries", 0, "give a source up when this many retries in a row have failed (0: keep trying while it has viewers)")
 	fs.StringVar(&sc.MediaDir, "media-dir", "", "`directory` that file:// sources are read from (empty: file sources off)")
 

@@ -349,41 +349,47 @@ func (m *muxer) fragment(track int, baseTime uint64, samples []*fmp4.Sample, siz
 func (m *muxer) takeParameterSets(au [][]byte) [][]byte {
 	nalus := make([][]byte, 0, len(au))
 	for _, n := range au {
-		if len(n) == 0 {
-			continue
+		paramSet, drop := m.classify(n)
+		if paramSet != nil {
+			*paramSet = bytes.Clone(n)
+		} else if !drop {
+			nalus = append(nalus, n)
 		}
-		if m.setup.video == formatH265 {
-			if len(n) < 2 {
-				continue
-			}
-			switch h265.NALUType((n[0] >> 1) & 0x3f) {
-			case h265.NALUType_VPS_NUT:
-				m.setup.vps = bytes.Clone(n)
-				continue
-			case h265.NALUType_SPS_NUT:
-				m.setup.sps = bytes.Clone(n)
-				continue
-			case h265.NALUType_PPS_NUT:
-				m.setup.pps = bytes.Clone(n)
-				continue
-			case h265.NALUType_AUD_NUT, h265.NALUType_FD_NUT:
-				continue
-			}
-		} else {
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				m.setup.sps = bytes.Clone(n)
-				continue
-			case h264.NALUTypePPS:
-				m.setup.pps = bytes.Clone(n)
-				continue
-			case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
-				continue
-			}
-		}
-		nalus = append(nalus, n)
 	}
 	return nalus
+}
+
+// classify returns where a parameter set NAL unit is kept, or whether a
+// NAL unit is dropped (empty, delimiter, filler).
+func (m *muxer) classify(n []byte) (paramSet *[]byte, drop bool) {
+	if m.setup.video == formatH265 {
+		if len(n) < 2 {
+			return nil, true
+		}
+		switch h265.NALUType((n[0] >> 1) & 0x3f) {
+		case h265.NALUType_VPS_NUT:
+			return &m.setup.vps, false
+		case h265.NALUType_SPS_NUT:
+			return &m.setup.sps, false
+		case h265.NALUType_PPS_NUT:
+			return &m.setup.pps, false
+		case h265.NALUType_AUD_NUT, h265.NALUType_FD_NUT:
+			return nil, true
+		}
+		return nil, false
+	}
+	if len(n) == 0 {
+		return nil, true
+	}
+	switch h264.NALUType(n[0] & 0x1f) {
+	case h264.NALUTypeSPS:
+		return &m.setup.sps, false
+	case h264.NALUTypePPS:
+		return &m.setup.pps, false
+	case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
+		return nil, true
+	}
+	return nil, false
 }
 
 func (m *muxer) isKeyframe(nalus [][]byte) bool {

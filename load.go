@@ -235,6 +235,9 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	viewerKind := make([]string, 0, total)
 	var received, receivedBytes atomic.Int64
 	var wg sync.WaitGroup
+	// dialing counts the viewers still connecting: the target is measured
+	// once every viewer has connected or failed.
+	var dialing sync.WaitGroup
 	// Measuring starts when every viewer has connected.
 	var measuring atomic.Bool
 	start := time.Now()
@@ -253,12 +256,13 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 			}
 			i++
 			kind := k.kind
+			dialing.Add(1)
 			wg.Go(func() {
 				switch kind {
 				case "silent":
-					runSilentViewer(ctx, cfg.URL, v)
+					runSilentViewer(ctx, cfg.URL, v, dialing.Done)
 				default:
-					runLoadViewer(ctx, cfg, kind, v, &measuring, &received, &receivedBytes)
+					runLoadViewer(ctx, cfg, kind, v, dialing.Done, &measuring, &received, &receivedBytes)
 				}
 			})
 		}
@@ -286,6 +290,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 		})
 	}
 
+	dialing.Wait()
 	held, _ := readMetrics(ctx, metricsURL)
 	measuring.Store(true)
 	measureStart := time.Now()
@@ -438,8 +443,8 @@ func waitDrained(ctx context.Context, metricsURL string, before map[string]float
 // pings answered by the WebSocket library as it reads. Slow viewers read
 // at a fraction of the rate they measured in their first second; frozen
 // ones stop reading after their first message.
-func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadViewer, measuring *atomic.Bool, received, receivedBytes *atomic.Int64) {
-	dialed := time.Now()
+func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadViewer, dialed func(), measuring *atomic.Bool, received, receivedBytes *atomic.Int64) {
+	dialedAt := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, loadDialTimeout)
 	var opts *websocket.DialOptions
 	if kind != "healthy" {
@@ -457,6 +462,7 @@ func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadView
 	}
 	c, _, err := websocket.Dial(dctx, cfg.URL, opts)
 	cancel()
+	dialed()
 	if err != nil {
 		v.err = err
 		return
@@ -488,10 +494,10 @@ func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadView
 		}
 		if typ == websocket.MessageBinary {
 			if v.firstMedia == 0 && len(data) > 8 && string(data[4:8]) == "moof" {
-				v.firstMedia = now.Sub(dialed)
+				v.firstMedia = now.Sub(dialedAt)
 			}
 		} else {
-			v.readText(data, now, dialed, measuring.Load())
+			v.readText(data, now, dialedAt, measuring.Load())
 		}
 		switch kind {
 		case "frozen":
@@ -505,8 +511,8 @@ func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadView
 				return
 			}
 		case "slow":
-			if v.misbehave.IsZero() && now.Sub(dialed) > time.Second && v.messages > 1 {
-				rate := float64(v.messages) / now.Sub(dialed).Seconds()
+			if v.misbehave.IsZero() && now.Sub(dialedAt) > time.Second && v.messages > 1 {
+				rate := float64(v.messages) / now.Sub(dialedAt).Seconds()
 				slowGap = time.Duration(float64(time.Second) / (rate * cfg.SlowRate))
 				v.misbehave = now
 			}
@@ -587,8 +593,9 @@ func rawHandshake(ctx context.Context, target string) (net.Conn, *bufio.Reader, 
 
 // runSilentViewer reads everything and never writes: no pong, no close.
 // The server must drop it after its ping interval and pong timeout.
-func runSilentViewer(ctx context.Context, target string, v *loadViewer) {
+func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed func()) {
 	conn, br, err := rawHandshake(ctx, target)
+	dialed()
 	if err != nil {
 		v.err = err
 		return
