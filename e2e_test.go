@@ -18,7 +18,8 @@ import (
 // Chromium, driven by playwright-core, against decoder and RTSP cameras
 // started here. Screenshots go to test-output/.
 func TestBrowser(t *testing.T) {
-	for _, r := range runBrowserScenarios(t) {
+	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "destroy"}
+	for _, r := range runBrowserScenarios(t, scenarios...) {
 		if r["ok"] == true {
 			line, _ := json.Marshal(r)
 			t.Logf("%s: %s", r["scenario"], line)
@@ -29,8 +30,8 @@ func TestBrowser(t *testing.T) {
 }
 
 // runBrowserScenarios starts decoder, the cameras and the control
-// endpoint, runs e2e/e2e.mjs with the scenarios named (all by default) and
-// returns each scenario's result line.
+// endpoint, runs e2e/e2e.mjs with the scenarios named and returns each
+// scenario's result line; a scenario that did not report fails the test.
 func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	t.Helper()
 	requireFFmpeg(t)
@@ -95,7 +96,19 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 			t.Log(line)
 		}
 	}
-	if err != nil && len(results) == 0 {
+	ran := map[string]bool{}
+	failed := false
+	for _, r := range results {
+		name, _ := r["scenario"].(string)
+		ran[name] = true
+		failed = failed || r["ok"] != true
+	}
+	for _, name := range scenarios {
+		if !ran[name] {
+			t.Fatalf("e2e.mjs did not run %s (%v)\n%s", name, err, stderr.String())
+		}
+	}
+	if err != nil && !failed {
 		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
 	}
 	return results

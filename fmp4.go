@@ -130,11 +130,15 @@ func (m *muxer) reset(setup trackSetup) {
 	m.dts = nil
 }
 
-// flush publishes the held frame, for a source that ended.
-func (m *muxer) flush() {
+// end ends the current connection: the held frame goes out (a viewer
+// should not wait through a reconnection for it), and end reports whether
+// the connection delivered video.
+func (m *muxer) end() (live bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.flushHeld(m.frameDur)
+	live, m.connLive = m.connLive, false
+	return live
 }
 
 // lost tells the muxer that the source lost packets: what follows may
@@ -143,21 +147,6 @@ func (m *muxer) lost() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.waitKey = true
-}
-
-// disconnected marks the source as not connected, until reset starts its
-// next connection.
-func (m *muxer) disconnected() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.connLive = false
-}
-
-// live reports whether the current connection has delivered video.
-func (m *muxer) live() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.connLive
 }
 
 // writeVideo muxes one access unit with its presentation time on the
@@ -219,6 +208,11 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 			outDTS, outPTS, d = outDTS+shift, outPTS+shift, outDTS+shift-m.held.dts
 		}
 		m.frameDur = min(d, maxFrameDuration)
+		// The held frame is this connection's: the source is live.
+		if !m.connLive {
+			m.connLive = true
+			m.feed.SetStatus(Status{State: stateLive})
+		}
 		m.flushHeld(d)
 	}
 	payload, err := h264.AVCC(nalus).Marshal()
@@ -250,7 +244,7 @@ func (m *muxer) continueAt(dts, pts int64) int64 {
 }
 
 // flushHeld publishes the held frame with duration d, after the init it
-// needs and the source's live status.
+// needs.
 func (m *muxer) flushHeld(d int64) {
 	h := m.held
 	if h == nil {
@@ -267,10 +261,6 @@ func (m *muxer) flushHeld(d int64) {
 	if data == nil {
 		m.waitKey = true
 		return
-	}
-	if !m.connLive {
-		m.connLive = true
-		m.feed.SetStatus(Status{State: stateLive})
 	}
 	if h.key && h.init != m.published {
 		m.published = h.init
@@ -534,11 +524,4 @@ func toClock(d time.Duration, rate int) int64 {
 func fromClock(ticks int64, rate int) time.Duration {
 	r := int64(rate)
 	return time.Duration(ticks/r)*time.Second + time.Duration(ticks%r)*time.Second/time.Duration(r)
-}
-
-func abs(x int64) int64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

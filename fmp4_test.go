@@ -24,6 +24,7 @@ type recording struct {
 	segments  int // init segments
 	fragments int
 	keyframes int // fragments whose first sample is a sync sample
+	video     int // video fragments
 	// stream is init segment and fragments as received: a playable file.
 	stream bytes.Buffer
 	// firstMedia is how long after dialing the first fragment arrived.
@@ -93,6 +94,7 @@ func recordMedia(ctx context.Context, c *websocket.Conn, rec *recording, videoFr
 		rec.fragments++
 		if track == videoTrackID {
 			video++
+			rec.video++
 			if sync {
 				rec.keyframes++
 			}

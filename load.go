@@ -224,6 +224,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	metricsURL := (&url.URL{Scheme: strings.Replace(u.Scheme, "ws", "http", 1), Host: u.Host, Path: "/metrics"}).String()
 	before, metricsErr := readMetrics(ctx, metricsURL)
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	kinds := []struct {
@@ -291,17 +292,19 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	}
 
 	dialing.Wait()
-	held, _ := readMetrics(ctx, metricsURL)
+	held, heldErr := readMetrics(ctx, metricsURL)
 	measuring.Store(true)
 	measureStart := time.Now()
+	churn0 := churnCycles.Load()
 	// The server's viewer count shows when it has closed every viewer that
 	// misbehaves (frozen ones included, whose close a client cannot see).
+	// Churning connections would blur it.
 	misbehaving := cfg.Slow + cfg.Frozen + cfg.Silent
 	var goneAt atomic.Int64
 	var pollWG sync.WaitGroup
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
-	if misbehaving > 0 && metricsErr == nil {
+	if misbehaving > 0 && cfg.Churn == 0 && heldErr == nil && held["decoder_viewers"] >= float64(misbehaving) {
 		pollWG.Go(func() {
 			tick := time.NewTicker(100 * time.Millisecond)
 			defer tick.Stop()
@@ -319,8 +322,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 			}
 		})
 	}
-	msgs0, bytes0 := received.Load(), receivedBytes.Load()
-	if cfg.ChurnTotal > 0 && cfg.Viewers+cfg.Slow+cfg.Frozen+cfg.Silent == 0 {
+	if cfg.ChurnTotal > 0 && total == 0 {
 		// Churn alone with a total: run until it is reached, bounded by
 		// the duration.
 		select {
@@ -333,9 +335,11 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 		case <-time.After(cfg.Duration):
 		}
 	}
+	measuring.Store(false)
 	elapsed := time.Since(measureStart)
-	msgs, byteCount := received.Load()-msgs0, receivedBytes.Load()-bytes0
-	during, _ := readMetrics(ctx, metricsURL)
+	msgs, byteCount := received.Load(), receivedBytes.Load()
+	churned := churnCycles.Load() - churn0
+	during, duringErr := readMetrics(ctx, metricsURL)
 	stopPoll()
 	pollWG.Wait()
 	stopChurn()
@@ -343,7 +347,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	cancel()
 	wg.Wait()
 	churn.Cycles, churn.Failed = churnCycles.Load(), churnFailed.Load()
-	churn.PerSecond = float64(churn.Cycles) / elapsed.Seconds()
+	churn.PerSecond = float64(churned) / elapsed.Seconds()
 
 	r := &loadReport{
 		Target: cfg.URL, Viewers: cfg.Viewers, Seconds: elapsed.Seconds(),
@@ -381,6 +385,9 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 			groups[kind] = g
 		}
 		g.Count++
+		if kind == "frozen" {
+			continue // its close cannot be seen from here: see MisbehavingClosedAfterMS
+		}
 		if v.closedAt.IsZero() {
 			g.StillOpen++
 		} else {
@@ -406,8 +413,8 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	}
 	r.FirstMediaMS, r.DelayMS, r.MaxSilenceMS = percentilesOf(firsts), percentilesOf(delays), percentilesOf(silences)
 
-	if metricsErr == nil {
-		after := waitDrained(ctx, metricsURL, before)
+	if metricsErr == nil && heldErr == nil && duringErr == nil {
+		after := waitDrained(parent, metricsURL, before)
 		r.Server = &serverReport{
 			CPUPercent:      (during["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / elapsed.Seconds() * 100,
 			RSSBefore:       before["process_resident_memory_bytes"],
@@ -428,11 +435,11 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 func waitDrained(ctx context.Context, metricsURL string, before map[string]float64) map[string]float64 {
 	deadline := time.Now().Add(loadDrainWait)
 	for {
-		m, err := readMetrics(context.Background(), metricsURL)
+		m, err := readMetrics(ctx, metricsURL)
 		if err == nil && m["decoder_viewers"] == 0 && m["go_goroutines"] <= before["go_goroutines"] && m["process_open_fds"] <= before["process_open_fds"] {
 			return m
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
 			return m
 		}
 		time.Sleep(200 * time.Millisecond)

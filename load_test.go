@@ -41,7 +41,7 @@ func TestLoadReports(t *testing.T) {
 	cfg, err := parseLoadConfig([]string{
 		"-url", ts.liveURL("demo-text://?interval=20ms&size=4000"),
 		"-viewers", "20", "-ramp", "200ms", "-duration", "3s",
-		"-silent", "2", "-frozen", "2", "-churn", "2",
+		"-silent", "2", "-frozen", "2",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +65,20 @@ func TestLoadReports(t *testing.T) {
 	if r.MisbehavingClosedAfterMS == 0 {
 		t.Errorf("the server's viewer count never showed the frozen and silent viewers gone")
 	}
-	if r.Churn == nil || r.Churn.Cycles == 0 || r.Churn.Failed != 0 {
-		t.Errorf("churn %+v", r.Churn)
-	}
 	if s := r.Server; s == nil || s.ViewersAfter != 0 || s.GoroutinesDelta > 0 || s.FDsDelta > 0 {
 		t.Errorf("server report %+v: want no viewer, goroutine or fd left", s)
+	}
+
+	cfg, _ = parseLoadConfig([]string{"-url", ts.liveURL("demo-text://?interval=20ms"), "-viewers", "0", "-churn", "2", "-churn-total", "200", "-duration", "10s"}, io.Discard)
+	r, err = loadTarget(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Churn == nil || r.Churn.Cycles < 200 || r.Churn.Failed != 0 || r.Churn.PerSecond <= 0 {
+		t.Errorf("churn %+v, want 200 cycles and none failed", r.Churn)
+	}
+	if s := r.Server; s == nil || s.ViewersAfter != 0 || s.GoroutinesDelta > 0 || s.FDsDelta > 0 {
+		t.Errorf("server report after churn %+v: want no viewer, goroutine or fd left", s)
 	}
 	ts.expectDrained(t, base)
 }

@@ -28,8 +28,8 @@ type connectFunc func(ctx context.Context) (live bool, err error)
 // jitter, so that cameras that rebooted together are not all called back at
 // once; a connection that delivered media starts the count again. The
 // first attempt is retried like any other: a camera still booting is not
-// an error. It gives up after cfg.Retries failures in a row (if set), or at
-// once on a permanent failure of a source that never played.
+// an error. It gives up when cfg.Retries retries in a row have failed (if
+// set), or at once on a permanent failure of a source that never played.
 func runWithRetries(ctx context.Context, feed *Feed, cfg SourceConfig, connect connectFunc) error {
 	failures := 0
 	everLive := false

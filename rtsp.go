@@ -74,13 +74,12 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 func (p *rtspProducer) Run(ctx context.Context, feed *Feed) error {
 	m := newMuxer(feed)
 	return runWithRetries(ctx, feed, p.cfg, func(ctx context.Context) (bool, error) {
-		m.disconnected()
 		select {
 		case <-p.failed: // left by the last session, whose callbacks have stopped
 		default:
 		}
 		err := p.session(ctx, m, feed.log)
-		return m.live(), p.scrub(err)
+		return m.end(), p.scrub(err)
 	})
 }
 

@@ -55,72 +55,79 @@ func TestBenchmarkSuite(t *testing.T) {
 	bin := decoderBinary(t)
 	f := figures{}
 	started := time.Now()
-	{
-		cam := startTestCamera(t, benchClip(t))
-		for run := range suiteRuns {
-			t.Logf("run %d of %d", run+1, suiteRuns)
-			for _, n := range []int{100, 1000, 5000} {
-				r := suiteLoad(t, bin, nil, "demo-text://?interval=100ms", "-viewers", fmt.Sprint(n), "-ramp", fmt.Sprintf("%ds", max(1, n/1000)), "-duration", "6s")
-				p := fmt.Sprintf("scale %d", n)
-				f.add(p+" held", r.Server.ViewersHeld)
-				f.add(p+" rss", (r.Server.RSSHeld-r.Server.RSSBefore)/r.Server.ViewersHeld/1024)
-				f.add(p+" cpu", r.Server.CPUPercent*1000/float64(n))
-				f.add(p+" p50", r.DelayMS.P50)
-				f.add(p+" p99", r.DelayMS.P99)
-				f.add(p+" drops", float64(r.Drops))
-			}
-			r := suiteLoad(t, bin, nil, "demo-text://?interval=1s", "-viewers", "0", "-silent", "10", "-duration", "15s")
-			f.add("silent closed", r.Silent.ClosedAfterMS.P50/1000)
-			r = suiteLoad(t, bin, nil, "demo-text://?interval=10ms&size=20000", "-viewers", "0", "-frozen", "10", "-duration", "15s")
-			f.add("frozen closed", r.MisbehavingClosedAfterMS/1000)
-			r = suiteLoad(t, bin, nil, "demo-text://?interval=10ms&size=20000", "-viewers", "20", "-slow", "5", "-duration", "20s")
-			f.add("slow healthy silence", r.MaxSilenceMS.Max)
-			f.add("slow closed", r.MisbehavingClosedAfterMS/1000)
-			f.add("slow healthy drops", float64(r.Drops))
-			r = suiteLoad(t, bin, nil, "demo-text://?interval=1s", "-viewers", "0", "-churn", "50", "-churn-total", "100000", "-duration", "5m")
-			f.add("churn cycles", float64(r.Churn.Cycles))
-			f.add("churn rate", r.Churn.PerSecond)
-			f.add("churn goroutines", r.Server.GoroutinesDelta)
-			f.add("churn fds", r.Server.FDsDelta)
-			f.add("churn rss", r.Server.RSSAfter/(1<<20))
-			for _, n := range []int{100, 500} {
-				r := suiteLoad(t, bin, nil, cam.url(), "-viewers", fmt.Sprint(n), "-ramp", "2s", "-duration", "6s")
-				p := fmt.Sprintf("rtsp %d", n)
-				f.add(p+" cpu", r.Server.CPUPercent)
-				f.add(p+" rss", (r.Server.RSSHeld-r.Server.RSSBefore)/r.Server.ViewersHeld/1024)
-				f.add(p+" mbps", r.BytesPerSec*8/1e6/float64(n))
-				f.add(p+" drops", float64(r.Drops))
-				f.add(p+" first p50", r.FirstMediaMS.P50)
-				f.add(p+" first p99", r.FirstMediaMS.P99)
-			}
-			for _, n := range []int{16, 64} {
-				mediaSourcesRun(t, cam.url(), n, f.reporter(fmt.Sprintf("sources %d", n)))
-			}
-			lateViewerRun(t, cam.url(), f.reporter("late"))
-			for _, n := range []int{100, 1000} {
-				res := testing.Benchmark(func(b *testing.B) { benchRingFanOut(b, n) })
-				f.add(fmt.Sprintf("fanout %d ns", n), float64(res.NsPerOp()))
-				f.add(fmt.Sprintf("fanout %d allocs", n), float64(res.AllocsPerOp()))
-			}
-			res := testing.Benchmark(BenchmarkMuxFrame)
-			f.add("mux ns", float64(res.NsPerOp()))
-			f.add("mux allocs", float64(res.AllocsPerOp()))
-			f.add("mux bytes", float64(res.AllocedBytesPerOp()))
-			for _, r := range runBrowserScenarios(t, "demo", "restart") {
-				if r["ok"] != true {
-					t.Fatalf("browser scenario %v failed: %v", r["scenario"], r["error"])
-				}
-				for k, v := range r {
-					if x, ok := v.(float64); ok {
-						f.add(fmt.Sprintf("browser %s %s", r["scenario"], k), x)
-					}
-				}
-			}
-			browserWallRun(t, f.reporter("wall"))
+	cam := startTestCamera(t, benchClip(t))
+	for run := range suiteRuns {
+		t.Logf("run %d of %d", run+1, suiteRuns)
+		for _, n := range []int{100, 1000, 5000} {
+			r := suiteLoad(t, bin, nil, "demo-text://?interval=100ms", "-viewers", fmt.Sprint(n), "-ramp", fmt.Sprintf("%ds", max(1, n/1000)), "-duration", "6s")
+			p := fmt.Sprintf("scale %d", n)
+			f.add(p+" held", r.Server.ViewersHeld)
+			f.add(p+" rss", (r.Server.RSSHeld-r.Server.RSSBefore)/r.Server.ViewersHeld/1024)
+			f.add(p+" cpu", r.Server.CPUPercent*1000/float64(n))
+			f.add(p+" p50", r.DelayMS.P50)
+			f.add(p+" p99", r.DelayMS.P99)
+			f.add(p+" drops", float64(r.Drops))
 		}
-		if err := os.WriteFile("BENCHMARKS.md", renderBenchmarks(f, time.Since(started)), 0o644); err != nil {
-			t.Fatal(err)
+		r := suiteLoad(t, bin, nil, "demo-text://?interval=1s", "-viewers", "0", "-silent", "10", "-duration", "15s")
+		if r.Silent.StillOpen > 0 {
+			t.Fatalf("%d silent viewers still open after 15 s", r.Silent.StillOpen)
 		}
+		f.add("silent closed", r.Silent.ClosedAfterMS.P50/1000)
+		r = suiteLoad(t, bin, nil, "demo-text://?interval=10ms&size=20000", "-viewers", "0", "-frozen", "10", "-duration", "15s")
+		if r.MisbehavingClosedAfterMS == 0 {
+			t.Fatal("frozen viewers not closed within 15 s")
+		}
+		f.add("frozen closed", r.MisbehavingClosedAfterMS/1000)
+		r = suiteLoad(t, bin, nil, "demo-text://?interval=10ms&size=20000", "-viewers", "20", "-slow", "5", "-duration", "20s")
+		if r.MisbehavingClosedAfterMS == 0 || r.Slow.Closes["4408"] != 5 {
+			t.Fatalf("slow viewers: closes %v, all gone after %v ms; want five 4408 closes", r.Slow.Closes, r.MisbehavingClosedAfterMS)
+		}
+		f.add("slow healthy silence", r.MaxSilenceMS.Max)
+		f.add("slow closed", r.MisbehavingClosedAfterMS/1000)
+		f.add("slow healthy drops", float64(r.Drops))
+		r = suiteLoad(t, bin, nil, "demo-text://?interval=1s", "-viewers", "0", "-churn", "50", "-churn-total", "100000", "-duration", "5m")
+		f.add("churn cycles", float64(r.Churn.Cycles))
+		f.add("churn rate", r.Churn.PerSecond)
+		f.add("churn goroutines", r.Server.GoroutinesDelta)
+		f.add("churn fds", r.Server.FDsDelta)
+		f.add("churn rss", r.Server.RSSAfter/(1<<20))
+		for _, n := range []int{100, 500} {
+			r := suiteLoad(t, bin, nil, cam.url(), "-viewers", fmt.Sprint(n), "-ramp", "2s", "-duration", "6s")
+			p := fmt.Sprintf("rtsp %d", n)
+			f.add(p+" cpu", r.Server.CPUPercent)
+			f.add(p+" rss", (r.Server.RSSHeld-r.Server.RSSBefore)/r.Server.ViewersHeld/1024)
+			f.add(p+" mbps", r.BytesPerSec*8/1e6/float64(n))
+			f.add(p+" drops", float64(r.Drops))
+			f.add(p+" first p50", r.FirstMediaMS.P50)
+			f.add(p+" first p99", r.FirstMediaMS.P99)
+		}
+		for _, n := range []int{16, 64} {
+			mediaSourcesRun(t, cam.url(), n, f.reporter(fmt.Sprintf("sources %d", n)))
+		}
+		lateViewerRun(t, cam.url(), f.reporter("late"))
+		for _, n := range []int{100, 1000} {
+			res := testing.Benchmark(func(b *testing.B) { benchRingFanOut(b, n) })
+			f.add(fmt.Sprintf("fanout %d ns", n), float64(res.NsPerOp()))
+			f.add(fmt.Sprintf("fanout %d allocs", n), float64(res.AllocsPerOp()))
+		}
+		res := testing.Benchmark(BenchmarkMuxFrame)
+		f.add("mux ns", float64(res.NsPerOp()))
+		f.add("mux allocs", float64(res.AllocsPerOp()))
+		f.add("mux bytes", float64(res.AllocedBytesPerOp()))
+		for _, r := range runBrowserScenarios(t, "demo", "restart") {
+			if r["ok"] != true {
+				t.Fatalf("browser scenario %v failed: %v", r["scenario"], r["error"])
+			}
+			for k, v := range r {
+				if x, ok := v.(float64); ok {
+					f.add(fmt.Sprintf("browser %s %s", r["scenario"], k), x)
+				}
+			}
+		}
+		browserWallRun(t, f.reporter("wall"))
+	}
+	if err := os.WriteFile("BENCHMARKS.md", renderBenchmarks(f, time.Since(started)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

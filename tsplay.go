@@ -130,7 +130,7 @@ func (p *tsPlayer) Run(ctx context.Context, feed *Feed) error {
 			return err
 		}
 		if !p.loop {
-			m.flush()
+			m.end()
 			return nil
 		}
 		if end <= clock {

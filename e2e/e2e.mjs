@@ -1,10 +1,10 @@
 // End-to-end scenarios of decoder's page and player in Debian's Chromium.
-// Run by browser_e2e_test.go, which starts decoder, the RTSP cameras and a
+// Run by e2e_test.go, which starts decoder, the RTSP cameras and a
 // control endpoint, and passes them in the environment:
 //
 //   DECODER_URL   decoder's page, e.g. http://127.0.0.1:3000
 //   CONTROL_URL   POST /camera/stop and /camera/start stop and restart camera A
-//   CAMERAS       JSON: {"a": "rtsp://…", "b": …, "c": …, "h265": …, "unreachable": …}
+//   CAMERAS       JSON: {"a": "rtsp://…", "b": …, "c": …, "h265": …, "bframes": …, "unreachable": …}
 //   OUT_DIR       where screenshots go
 //
 // Each scenario prints one JSON line with its figures; the process exits 1

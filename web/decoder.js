@@ -96,7 +96,7 @@ export class DecoderPlayer extends EventTarget {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retryTimer = undefined;
     this.window = { bytes: 0, frames: 0 };
-    this.lastProgress = { time: -1, at: performance.now() };
+    this.lastProgress = { time: -1, at: performance.now(), end: 0 };
     this.lastData = performance.now();
     video.muted = video.muted || !video.hasAttribute('data-sound');
     video.playsInline = true;
@@ -237,7 +237,6 @@ export class DecoderPlayer extends EventTarget {
       // or a new codec, which changeType handles where it exists.
       this.enqueue(() => {
         if (typeof sb.changeType === 'function') sb.changeType(info.mime);
-        this.next();
       });
       return;
     }
@@ -249,6 +248,7 @@ export class DecoderPlayer extends EventTarget {
     ms.addEventListener('sourceopen', () => {
       if (ms !== this.mediaSource) return;
       URL.revokeObjectURL(this.objectURL);
+      this.objectURL = '';
       try {
         const sb = ms.addSourceBuffer(info.mime);
         sb.mode = 'segments';
@@ -286,16 +286,21 @@ export class DecoderPlayer extends EventTarget {
       return;
     }
     this.queue.push(op);
-    if (this.queue.length === 1) this.next();
+    this.next();
   }
 
-  /** Runs the next queued operation unless the SourceBuffer is busy. */
+  /** Runs queued operations until one keeps the SourceBuffer busy. */
   next() {
     const sb = this.sourceBuffer;
-    if (!sb || sb.updating || this.queue.length === 0) return;
-    const op = this.queue.shift();
-    if (op) op();
-    if (!sb.updating) this.next();
+    while (sb && sb === this.sourceBuffer && !sb.updating && this.queue.length > 0) {
+      const op = this.queue.shift();
+      try {
+        if (op) op();
+      } catch (err) {
+        this.restart('media error: ' + err);
+        return;
+      }
+    }
   }
 
   /** @param {ArrayBuffer} data */
@@ -305,8 +310,8 @@ export class DecoderPlayer extends EventTarget {
     try {
       sb.appendBuffer(data);
     } catch (err) {
-      if (err instanceof DOMException && err.name === 'QuotaExceededError') {
-        // Full: drop what has been played and try again.
+      if (err instanceof DOMException && err.name === 'QuotaExceededError' && this.canTrim(1)) {
+        // Full: drop what has been played, then try again.
         this.queue.unshift(() => this.append(data));
         this.trim(1);
         return;
@@ -333,13 +338,22 @@ export class DecoderPlayer extends EventTarget {
    */
   trim(keep) {
     const sb = this.sourceBuffer;
-    const b = this.video.buffered;
-    if (!sb || b.length === 0) return;
+    if (!sb || !this.canTrim(keep)) return;
     const until = this.video.currentTime - keep;
-    if (until > b.start(0) + 1) {
-      this.queue.unshift(() => sb.remove(0, until));
-      this.next();
-    }
+    // First in line; the operation that waits runs after its updateend.
+    this.queue.unshift(() => sb.remove(0, until));
+    this.next();
+  }
+
+  /**
+   * Reports whether more than a second of media lies over keep seconds
+   * behind the playhead.
+   * @param {number} keep
+   * @returns {boolean}
+   */
+  canTrim(keep) {
+    const b = this.video.buffered;
+    return b.length > 0 && this.video.currentTime - keep > b.start(0) + 1;
   }
 
   /** Once a second: live edge, stalls, trimming, stats, and the element's life. */
@@ -368,11 +382,12 @@ export class DecoderPlayer extends EventTarget {
       } else {
         v.playbackRate = 1;
       }
-      // A stall: the playhead has not moved for 3 s although media arrives.
+      // A stall: the playhead has not moved for 3 s although newer media
+      // has arrived since it last did.
       if (v.currentTime !== this.lastProgress.time) {
-        this.lastProgress = { time: v.currentTime, at: now };
-      } else if (now - this.lastProgress.at > 3000 && s.state === 'live') {
-        this.lastProgress.at = now;
+        this.lastProgress = { time: v.currentTime, at: now, end };
+      } else if (now - this.lastProgress.at > 3000 && end > this.lastProgress.end && s.state === 'live') {
+        this.lastProgress = { time: v.currentTime, at: now, end };
         v.currentTime = Math.max(b.start(b.length - 1), end - o.targetLatency);
         if (v.paused) v.play().catch(() => {});
       }
@@ -401,6 +416,10 @@ export class DecoderPlayer extends EventTarget {
   resetMedia() {
     this.queue = [];
     this.sourceBuffer = null;
+    if (this.objectURL) {
+      URL.revokeObjectURL(this.objectURL);
+      this.objectURL = '';
+    }
     if (this.mediaSource) {
       this.mediaSource = null;
       this.video.removeAttribute('src');
