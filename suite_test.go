@@ -215,7 +215,7 @@ timestamp in each message to its receipt.
 |---|---|
 | dead peer: reads, never answers pings (`+"`-silent 10`"+`) | closed after %s s (ping 5 s + pong timeout 5 s) |
 | frozen peer: stops reading, socket open (`+"`-frozen 10`"+`, 2 MB/s source) | all closed %s s after the last froze (write timeout 5 s once buffers fill) |
-| slow peers at half the rate (`+"`-slow 5`"+`) beside 20 healthy ones, 2 MB/s | slow ones closed as too slow %s s after starting to lag (%s of 5 got the 4408 close frame; the others could not take even that in time and were dropped); healthy viewers' longest silence %s ms, drops %s |
+| slow peers at half the rate (`+"`-slow 5`"+`) beside 20 healthy ones, 2 MB/s | slow ones closed as too slow %s s after starting to lag (%s of 5 received the 4408 close frame; a viewer too slow to take even that in time is dropped without it); healthy viewers' longest silence %s ms, drops %s |
 | churn: connect, read, vanish with RST (`+"`-churn 50 -churn-total 100000`"+`) | %s abrupt disconnects at %s/s; afterwards goroutines %s, fds %s, RSS %s MiB |
 
 ## Video: 720p25 H.264 at about 2 Mbit/s over RTSP
