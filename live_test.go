@@ -534,8 +534,11 @@ func TestLiveLimits(t *testing.T) {
 // A slow or frozen viewer never delays the other viewers of its source, is
 // told about its drops, and is closed as too slow or frozen.
 func TestLiveSlowViewersDoNotDelayOthers(t *testing.T) {
-	cfg := testLiveConfig()
-	ts := startTestServer(t, nil)
+	// A write timeout well over the lag limit, so that the slow viewer,
+	// whose writes stall for as long as its window takes to reopen, is
+	// closed for its lag and not as frozen, however busy the machine.
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.WriteTimeout = 3 * time.Second })
+	cfg := ts.cfg.Live
 	base := snapshot()
 	// 20 KiB every 10 ms: 2 MB/s, far more than the kernel buffers hold.
 	const source = "demo-text://?interval=10ms&size=20000"
@@ -611,13 +614,16 @@ func TestLiveSlowViewersDoNotDelayOthers(t *testing.T) {
 	case <-time.After(cfg.MaxLag + 10*time.Second):
 		t.Fatal("slow viewer still connected")
 	}
-	if int(slowClose.Code) != closeTooSlow || slowDrops == 0 {
+	// Its close frame waits behind what it has not read: within the close
+	// grace it may not get through, and the viewer is dropped without it.
+	if (slowClose.Code != 0 && int(slowClose.Code) != closeTooSlow) || slowDrops == 0 {
 		t.Errorf("slow viewer: close %v after %d drops reported; want %d after drops", slowClose, slowDrops, closeTooSlow)
 	}
+	slow.CloseNow()
 	frozen.waitClosedByServer(t, 10*time.Second)
 	frozen.Close()
 	if n := ts.hub.metrics.slowClosed.Load(); n == 0 {
-		t.Error("decoder_slow_viewers_closed_total not counted")
+		t.Error("decoder_slow_viewers_closed_total not counted: the slow viewer was closed for another reason")
 	}
 	ts.expectDrained(t, base)
 }

@@ -304,7 +304,15 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	var pollWG sync.WaitGroup
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
-	if misbehaving > 0 && cfg.Churn == 0 && heldErr == nil && held["decoder_viewers"] >= float64(misbehaving) {
+	// The server may count a viewer a moment after its handshake: the
+	// healthy viewers connected are what must remain.
+	healthy := 0
+	for i, v := range viewers {
+		if v.connected && viewerKind[i] == "healthy" {
+			healthy++
+		}
+	}
+	if misbehaving > 0 && cfg.Churn == 0 && heldErr == nil {
 		pollWG.Go(func() {
 			tick := time.NewTicker(100 * time.Millisecond)
 			defer tick.Stop()
@@ -315,7 +323,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 				case <-tick.C:
 				}
 				m, err := readMetrics(pollCtx, metricsURL)
-				if err == nil && m["decoder_viewers"] <= held["decoder_viewers"]-float64(misbehaving) {
+				if err == nil && m["decoder_viewers"] <= float64(healthy) {
 					goneAt.Store(time.Now().UnixNano())
 					return
 				}
@@ -469,14 +477,13 @@ func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadView
 	}
 	c, _, err := websocket.Dial(dctx, cfg.URL, opts)
 	cancel()
+	v.err, v.connected = err, err == nil
 	dialed()
 	if err != nil {
-		v.err = err
 		return
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(16 << 20)
-	v.connected = true
 	last := time.Now()
 	var slowGap time.Duration
 	for {
@@ -602,13 +609,12 @@ func rawHandshake(ctx context.Context, target string) (net.Conn, *bufio.Reader, 
 // The server must drop it after its ping interval and pong timeout.
 func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed func()) {
 	conn, br, err := rawHandshake(ctx, target)
+	v.err, v.connected = err, err == nil
+	v.misbehave = time.Now()
 	dialed()
 	if err != nil {
-		v.err = err
 		return
 	}
-	v.connected = true
-	v.misbehave = time.Now()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	io.Copy(io.Discard, br)
