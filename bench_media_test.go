@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,7 +102,6 @@ func mediaSourcesRun(b testing.TB, camURL string, sources int, report reportFunc
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless", "-max-sources", "100")
 	defer p.cmd.Process.Kill()
-	base := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url="
 	time.Sleep(200 * time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -112,7 +109,7 @@ func mediaSourcesRun(b testing.TB, camURL string, sources int, report reportFunc
 	var fragments atomic.Int64
 	conns := make([]*websocket.Conn, 0, sources)
 	for i := range sources {
-		c, _, err := websocket.Dial(ctx, base+url.QueryEscape(fmt.Sprintf("%s?n=%d", camURL, i)), nil)
+		c, _, err := websocket.Dial(ctx, p.liveURL(fmt.Sprintf("%s?n=%d", camURL, i)), nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -168,7 +165,7 @@ func lateViewerRun(b testing.TB, camURL string, report reportFunc) {
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, "-headless")
 	defer p.cmd.Process.Kill()
-	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(camURL)
+	wsURL := p.liveURL(camURL)
 	time.Sleep(200 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

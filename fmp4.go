@@ -94,7 +94,7 @@ type muxer struct {
 	held *heldFrame
 	// The output timeline, in videoTimescale units, and in samples for
 	// audio.
-	lastDTS     int64
+	lastDTS     int64 // of the newest frame muxed, held or published
 	maxPTS      int64 // the latest presentation time so far
 	hasLast     bool
 	frameDur    int64
@@ -221,6 +221,7 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 		return nil
 	}
 	m.held = &heldFrame{dts: outDTS, pts: outPTS, key: key, payload: payload}
+	m.lastDTS, m.hasLast = outDTS, true
 	m.maxPTS = max(m.maxPTS, outPTS)
 	if key {
 		m.held.init = m.init
@@ -234,13 +235,10 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 // frame, and shown after every frame so far (with B-frames, the newest
 // frame shown is not the newest decoded).
 func (m *muxer) continueAt(dts, pts int64) int64 {
-	switch {
-	case m.held != nil:
-		return max(m.held.dts+m.frameDur-dts, m.maxPTS+m.frameDur-pts)
-	case m.hasLast:
-		return max(m.lastDTS+m.frameDur-dts, m.maxPTS+m.frameDur-pts)
+	if !m.hasLast {
+		return -dts
 	}
-	return -dts
+	return max(m.lastDTS+m.frameDur-dts, m.maxPTS+m.frameDur-pts)
 }
 
 // flushHeld publishes the held frame with duration d, after the init it
@@ -251,7 +249,6 @@ func (m *muxer) flushHeld(d int64) {
 		return
 	}
 	m.held = nil
-	m.lastDTS, m.hasLast = h.dts, true
 	data := m.fragment(videoTrackID, uint64(h.dts), []*fmp4.Sample{{
 		Duration:        uint32(d),
 		PTSOffset:       int32(h.pts - h.dts),

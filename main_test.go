@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,6 +164,11 @@ func startDecoder(t testing.TB, env []string, args ...string) *process {
 }
 
 // wait returns the exit code once the process has exited within timeout.
+// liveURL is the process's /live WebSocket URL for source.
+func (p *process) liveURL(source string) string {
+	return "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(source)
+}
+
 func (p *process) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {

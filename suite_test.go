@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
@@ -141,7 +140,7 @@ func suiteLoad(b testing.TB, bin string, decoderArgs []string, source string, lo
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, append([]string{"-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000"}, decoderArgs...)...)
 	defer p.cmd.Process.Kill()
-	wsURL := "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(source)
+	wsURL := p.liveURL(source)
 	cmd := exec.Command(bin, append([]string{"load", "-json", "-url", wsURL}, loadArgs...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
