@@ -2,9 +2,12 @@
 # Runs decoder's whole test suite: formatting, vet, the player's types, and
 # the tests under the race detector (real servers on loopback, the real
 # binary, RTSP cameras, ffmpeg, Chromium driven by playwright-core, a
-# private D-Bus session bus for the tray).
+# private D-Bus session bus for the tray). It first installs the Debian
+# packages those need when some are missing (deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")"
+
+./deps.sh
 
 unformatted=$(gofmt -l . | grep -v '^testdata/' | grep -v '^e2e/node_modules/' || true)
 if [[ -n $unformatted ]]; then

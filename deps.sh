@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages decoder's tests use, when some are missing:
+# with apt-get as root, through sudo otherwise. This is the one list of
+# them; ./test.sh runs it first, and .ci/run runs ./test.sh.
+#
+#   dbus                        the tray test's private session bus
+#   ffmpeg                      test clips, and decoding what viewers received
+#   python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*
+#                               GStreamer's RTSP server: an independent camera
+#   chromium                    the browser tests
+#   nodejs, npm                 playwright-core and tsc (when npm is absent)
+#
+# Prints what it installs; prints one line naming the packages and exits 1
+# when it cannot install them.
+set -euo pipefail
+
+packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly chromium)
+command -v npm >/dev/null || packages+=(nodejs npm)
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "decoder's tests need these Debian packages (or their equivalents): ${packages[*]}" >&2
+  exit 1
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+
+if ((EUID == 0)); then
+  as_root=()
+elif command -v sudo >/dev/null && { [[ -t 0 ]] || sudo -n true 2>/dev/null; }; then
+  as_root=(sudo)
+else
+  echo "decoder's tests need these Debian packages; install them as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing the packages the tests need: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
