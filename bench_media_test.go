@@ -60,7 +60,7 @@ func clipFrames(b testing.TB, clip []byte) (pts []int64, aus [][][]byte) {
 // whatever the number of viewers.
 func BenchmarkMuxFrame(b *testing.B) {
 	pts, aus := clipFrames(b, benchClip(b))
-	r := newRing(sourceBufferMessages, sourceBufferBytes, time.Second)
+	r := newRing(sourceBufferMessages, 32<<20, time.Second)
 	s := &stream{ring: r}
 	m := newMuxer(&Feed{ring: r, stream: s})
 	m.reset(trackSetup{video: formatH264})

@@ -16,7 +16,7 @@ func BenchmarkRingFanOut(b *testing.B) {
 }
 
 func benchRingFanOut(b *testing.B, viewers int) {
-	r := newRing(sourceBufferMessages, sourceBufferBytes, time.Second)
+	r := newRing(sourceBufferMessages, 32<<20, time.Second)
 	cursors := make([]cursor, viewers)
 	msg := Message{Data: make([]byte, 10_000), Binary: true, Start: true}
 	b.ReportAllocs()

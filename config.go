@@ -66,6 +66,11 @@ type LiveConfig struct {
 	MaxViewers          int
 	MaxViewersPerSource int
 	MaxSources          int
+	// BufferBudget bounds the bytes all sources together keep for their
+	// viewers; each keeps at most an eighth of it, and less when more than
+	// eight run, so that many sources of large frames cannot exhaust the
+	// machine's memory.
+	BufferBudget int64
 
 	Sources SourceConfig
 }
@@ -118,12 +123,39 @@ func (l listValue) Set(s string) error {
 }
 
 // parseConfig reads the configuration from the environment and then from
-// args. It returns flag.ErrHelp after printing the usage for -h.
+// args; a flag on the command line wins, even over a variable that is not
+// valid. It returns flag.ErrHelp after printing the usage for -h.
 func parseConfig(args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("decoder", flag.ContinueOnError)
 	fs.SetOutput(output)
+	defineFlags(fs, &cfg)
+	fs.Usage = func() { printUsage(fs, output) }
 
+	envErrs := applyEnv(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q; see decoder -h", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) { delete(envErrs, f.Name) })
+	for _, f := range sortedFlags(fs) {
+		if err := envErrs[f]; err != nil {
+			return cfg, err
+		}
+	}
+
+	addr, err := listenAddr(cfg.Addr, getenv("PORT"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Addr = addr
+	return cfg, cfg.Live.validate()
+}
+
+// defineFlags declares every flag of decoder on fs, writing into cfg.
+func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1", "`host` or host:port to listen on; without a port, $PORT or "+defaultPort+" is used")
 	fs.Var(listValue{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated extra page `origins` allowed to use decoder (e.g. https://app.example.com, http://*.example.com:*, null, or * for any)")
 	fs.Var(listValue{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated extra Host `names` accepted besides IP literals and localhost")
@@ -144,57 +176,56 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	fs.IntVar(&lc.MaxViewers, "max-viewers", 10000, "most viewers at once")
 	fs.IntVar(&lc.MaxViewersPerSource, "max-viewers-per-source", 10000, "most viewers of one source at once")
 	fs.IntVar(&lc.MaxSources, "max-sources", 64, "most sources running at once")
+	fs.Int64Var(&lc.BufferBudget, "buffer-budget", 256<<20, "most `bytes` all sources together keep for their viewers; one source keeps up to an eighth")
 	sc := &lc.Sources
 	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
 	fs.DurationVar(&sc.RetryMin, "retry-min", 500*time.Millisecond, "first wait before reconnecting to a failed source; it doubles on each failure")
 	fs.DurationVar(&sc.RetryMax, "retry-max", time.Second, "longest wait between reconnection attempts: how long a camera that came back may wait")
 	fs.IntVar(&sc.Retries, "retries", 0, "give a source up when this many retries in a row have failed (0: keep trying while it has viewers)")
 	fs.StringVar(&sc.MediaDir, "media-dir", "", "`directory` that file:// sources are read from (empty: file sources off)")
+}
 
-	fs.Usage = func() {
-		fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
-		fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n\nFlags (each also read from the environment variable shown):\n")
-		fs.VisitAll(func(f *flag.Flag) {
-			name, usage := flag.UnquoteUsage(f)
-			fmt.Fprintf(output, "  -%s %s\n    \t%s", f.Name, name, usage)
-			if f.DefValue != "" && f.DefValue != "false" {
-				fmt.Fprintf(output, " (default %s)", f.DefValue)
-			}
-			if f.Name != "version" {
-				fmt.Fprintf(output, " [$%s]", envName(f.Name))
-			}
-			fmt.Fprintln(output)
-		})
-		fmt.Fprintf(output, "\nPORT sets the port when -addr has none (default %s).\n", defaultPort)
-	}
+// printUsage is decoder -h: every flag with its default and variable.
+func printUsage(fs *flag.FlagSet, output io.Writer) {
+	fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
+	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(output, "  -%s %s\n    \t%s", f.Name, name, usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(output, " (default %s)", f.DefValue)
+		}
+		if f.Name != "version" {
+			fmt.Fprintf(output, " [$%s]", envName(f.Name))
+		}
+		fmt.Fprintln(output)
+	})
+	fmt.Fprintf(output, "\nPORT sets the port when -addr has none (default %s).\n", defaultPort)
+}
 
-	var envErr error
+// applyEnv sets each flag from its environment variable, and returns the
+// variables that are not valid, by flag name.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) map[string]error {
+	errs := map[string]error{}
 	fs.VisitAll(func(f *flag.Flag) {
 		if f.Name == "version" {
 			return
 		}
-		if v := getenv(envName(f.Name)); v != "" && envErr == nil {
+		if v := getenv(envName(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err)
+				errs[f.Name] = fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err)
 			}
 		}
 	})
-	if envErr != nil {
-		return cfg, envErr
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected argument %q; see decoder -h", fs.Arg(0))
-	}
+	return errs
+}
 
-	addr, err := listenAddr(cfg.Addr, getenv("PORT"))
-	if err != nil {
-		return cfg, err
-	}
-	cfg.Addr = addr
-	return cfg, cfg.Live.validate()
+// sortedFlags lists fs's flag names in order, so that errors are reported
+// in a stable order.
+func sortedFlags(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
 }
 
 // listenAddr joins host with port unless host already carries one.
@@ -245,6 +276,9 @@ func (lc LiveConfig) validate() error {
 	}
 	if lc.MaxMessageBytes < 128 {
 		errs = append(errs, fmt.Errorf("-max-message must be at least 128 bytes, got %d", lc.MaxMessageBytes))
+	}
+	if lc.BufferBudget < 8<<20 {
+		errs = append(errs, fmt.Errorf("-buffer-budget must be at least 8 MiB (8388608), got %d", lc.BufferBudget))
 	}
 	if lc.SendBuffer < 0 {
 		errs = append(errs, fmt.Errorf("-send-buffer must not be negative, got %d", lc.SendBuffer))

@@ -23,11 +23,17 @@ type demoTextProducer struct {
 const (
 	demoTextMinInterval = time.Millisecond
 	demoTextMaxSize     = 1 << 20
+	// demoTextMaxRate bounds a source's bytes per second: a page must not
+	// make decoder push gigabytes a second to itself.
+	demoTextMaxRate = 4e6
 )
 
 func newDemoTextProducer(src *url.URL, _ sourceOptions) (Producer, error) {
 	p := &demoTextProducer{interval: 100 * time.Millisecond}
-	q := src.Query()
+	q, err := sourceQuery(src)
+	if err != nil {
+		return nil, err
+	}
 	for key := range q {
 		if key != "interval" && key != "size" {
 			return nil, fmt.Errorf("unknown parameter %q (known: interval, size)", key)
@@ -46,6 +52,9 @@ func newDemoTextProducer(src *url.URL, _ sourceOptions) (Producer, error) {
 			return nil, fmt.Errorf("size %q must be a number of bytes from 0 to %d", v, demoTextMaxSize)
 		}
 		p.size = n
+	}
+	if rate := float64(max(p.size, 100)) * float64(time.Second) / float64(p.interval); rate > demoTextMaxRate {
+		return nil, fmt.Errorf("size %d every %v is %.1f MB/s; demo-text:// sends at most %.0f MB/s", p.size, p.interval, rate/1e6, demoTextMaxRate/1e6)
 	}
 	return p, nil
 }

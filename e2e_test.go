@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -112,13 +111,4 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
 	}
 	return results
-}
-
-// defaultConfig is decoder's configuration with no flag or variable set.
-func defaultConfig(t testing.TB) Config {
-	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }

@@ -430,30 +430,6 @@ func (m *muxer) updateInit() error {
 	return nil
 }
 
-// initInfo is the init message: what a page needs to set up its
-// SourceBuffer, and to show.
-type initInfo struct {
-	Type  string     `json:"type"`
-	MIME  string     `json:"mime"`
-	Video videoInfo  `json:"video"`
-	Audio *audioInfo `json:"audio,omitempty"`
-}
-
-type videoInfo struct {
-	Codec  string  `json:"codec"`
-	Format string  `json:"format"`
-	Width  int     `json:"width"`
-	Height int     `json:"height"`
-	FPS    float64 `json:"fps,omitempty"`
-}
-
-type audioInfo struct {
-	Codec      string `json:"codec"`
-	Format     string `json:"format"`
-	SampleRate int    `json:"sample_rate"`
-	Channels   int    `json:"channels"`
-}
-
 // builtInit is a mediaInit with the figures the muxer uses itself.
 type builtInit struct {
 	*mediaInit
@@ -462,7 +438,7 @@ type builtInit struct {
 
 // buildInit makes the init message and segment for setup.
 func buildInit(setup trackSetup) (builtInit, error) {
-	info := initInfo{Type: "init", Video: videoInfo{Format: setup.video}}
+	info := initInfo{Type: msgInit, Video: videoInfo{Format: setup.video}}
 	var videoCodec codecs.Codec
 	var err error
 	switch setup.video {

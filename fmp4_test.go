@@ -219,17 +219,6 @@ func videoTimeline(t testing.TB, path string) time.Duration {
 	return time.Duration(maxStep * float64(time.Second))
 }
 
-// requireFFmpeg fails the test where ffmpeg is missing: .ci/run installs
-// it, and the media tests mean nothing without it.
-func requireFFmpeg(t testing.TB) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found on PATH: install ffmpeg (apt-get install ffmpeg)", tool)
-		}
-	}
-}
-
 // TestDemoPlays checks the built-in stream end to end: the init a browser
 // needs, then fragments that decode without error, frame for frame.
 func TestDemoPlays(t *testing.T) {

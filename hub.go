@@ -6,18 +6,31 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Per-source buffer bounds: the most messages and bytes a source keeps for
-// its viewers. They cover a GOP of a high-bitrate camera and a few seconds
-// of backlog; a viewer further behind skips ahead.
+// Per-source buffer bounds: the most messages a source keeps for its
+// viewers, and the smallest share of -buffer-budget that one source may
+// keep (budget/bufferShares, 32 MiB by default), enough for a GOP of a
+// high-bitrate camera and a few seconds of backlog. With more sources
+// running, each keeps budget/sources, so that together they never keep
+// more than the budget; a viewer further behind skips ahead.
 const (
 	sourceBufferMessages = 1024
-	sourceBufferBytes    = 32 << 20
+	bufferShares         = 8
+)
+
+// Returning memory: once this much buffer has been let go since the last
+// return, and that was at least returnMemoryEvery ago, the heap's free
+// pages go back to the system at once rather than over minutes, so that a
+// burst of large sources does not leave decoder's RSS high for long.
+const (
+	returnMemoryAfter = 64 << 20
+	returnMemoryEvery = 10 * time.Second
 )
 
 // Hub runs the shared producers: all viewers of one source (same normalised
@@ -40,6 +53,9 @@ type Hub struct {
 	closed  bool
 
 	metrics hubMetrics
+
+	released     atomic.Int64 // buffer bytes let go since memory was last returned
+	lastReturned atomic.Int64 // Unix ns
 }
 
 // hubMetrics are the service-wide counters behind /metrics.
@@ -87,18 +103,13 @@ type stream struct {
 	bytes, messages, drops atomic.Uint64
 
 	// Guarded by hub.mu. lingerGen tells a linger timer that fires late,
-	// after being stopped and replaced, that it is stale.
+	// after being stopped and replaced, that it is stale. ended is set
+	// once the producer has returned.
 	viewers   int
 	linger    *time.Timer
 	lingerGen uint64
+	ended     bool
 }
-
-// Errors of Subscribe, each with the close code a viewer gets.
-var (
-	errTooManyViewers = &closeError{code: closeTooMany, reason: "too many viewers"}
-	errTooManySources = &closeError{code: closeTooMany, reason: "too many sources"}
-	errShuttingDown   = &closeError{code: closeGoingAway, reason: "server shutting down"}
-)
 
 // subscription is one viewer's membership of a stream.
 type subscription struct {
@@ -126,7 +137,7 @@ func (h *Hub) Subscribe(src source, startNext bool) (*subscription, error) {
 		}
 		s = h.start(src)
 	} else if s.viewers >= h.cfg.MaxViewersPerSource {
-		return nil, &closeError{code: closeTooMany, reason: "too many viewers of this source"}
+		return nil, errTooManyPerSrc
 	}
 	if s.linger != nil {
 		s.linger.Stop()
@@ -144,10 +155,11 @@ func (h *Hub) start(src source) *stream {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &stream{
 		hub: h, key: src.key, display: src.display, producer: src.producer,
-		ring:    newRing(sourceBufferMessages, sourceBufferBytes, h.cfg.MaxBacklog),
+		ring:    newRing(sourceBufferMessages, h.sourceBufferBytes(len(h.streams)+1), h.cfg.MaxBacklog),
 		started: time.Now(), cancel: cancel,
 	}
 	h.streams[src.key] = s
+	h.rebalance()
 	h.wg.Add(1)
 	h.metrics.producers.Add(1)
 	go s.run(ctx)
@@ -178,15 +190,47 @@ func (s *stream) run(ctx context.Context) {
 	default:
 		reason := "source failed: " + err.Error()
 		feed.SetStatus(Status{State: stateEnded, Reason: reason})
-		end = &closeError{code: closeSourceFailed, reason: reason, notify: true}
+		end = &closeError{code: closeSourceFailed, reason: reason}
 		log.Warn("source failed", "err", err)
 	}
 	s.ring.close(end)
+	s.hub.mu.Lock()
+	s.ended = true
+	idle := s.viewers == 0
+	s.hub.mu.Unlock()
+	if idle {
+		s.hub.release(s)
+	}
 }
 
-// errSourceStopped ends a ring whose producer was stopped by decoder: by then
-// it has no viewers, or they are being closed for shutdown.
-var errSourceStopped = &closeError{code: closeGoingAway, reason: "source stopped"}
+// sourceBufferBytes is what each of n running sources may keep.
+func (h *Hub) sourceBufferBytes(n int) int {
+	return int(h.cfg.BufferBudget / int64(max(n, bufferShares)))
+}
+
+// rebalance gives every running source its share of the buffer budget;
+// each trims to it on its next publish. h.mu is held.
+func (h *Hub) rebalance() {
+	limit := h.sourceBufferBytes(len(h.streams))
+	for _, s := range h.streams {
+		s.ring.setMaxBytes(limit)
+	}
+}
+
+// release lets go of the buffer of a stream whose producer has ended and
+// that no viewer reads any more, and returns memory to the system after
+// large releases.
+func (h *Hub) release(s *stream) {
+	n := h.released.Add(int64(s.ring.drop()))
+	last := h.lastReturned.Load()
+	if n < returnMemoryAfter || time.Since(time.Unix(0, last)) < returnMemoryEvery {
+		return
+	}
+	if h.lastReturned.CompareAndSwap(last, time.Now().UnixNano()) {
+		h.released.Store(0)
+		debug.FreeOSMemory()
+	}
+}
 
 // forget removes s from the hub so that new viewers start a new producer.
 func (h *Hub) forget(s *stream) {
@@ -194,6 +238,7 @@ func (h *Hub) forget(s *stream) {
 	defer h.mu.Unlock()
 	if h.streams[s.key] == s {
 		delete(h.streams, s.key)
+		h.rebalance()
 	}
 	if s.linger != nil {
 		s.linger.Stop()
@@ -206,27 +251,39 @@ func (sub *subscription) read(maxBacklog time.Duration) readResult {
 	return sub.s.ring.read(&sub.cursor, maxBacklog)
 }
 
-// Close removes the viewer; the last one out starts the linger. Idempotent.
+// Close removes the viewer; the last one out starts the linger, or lets go
+// of the buffer of a source that has ended. Idempotent.
 func (sub *subscription) Close() {
 	sub.once.Do(func() {
 		s, h := sub.s, sub.s.hub
 		h.mu.Lock()
-		defer h.mu.Unlock()
 		s.viewers--
 		h.viewers--
 		h.metrics.viewers.Add(-1)
-		if s.viewers > 0 || h.streams[s.key] != s {
-			return
+		last := s.viewers == 0
+		release := last && s.ended
+		if last && !s.ended && h.streams[s.key] == s {
+			h.lingerOrStop(s)
 		}
-		if h.cfg.Linger <= 0 {
-			delete(h.streams, s.key)
-			s.cancel()
-			return
+		h.mu.Unlock()
+		if release {
+			h.release(s)
 		}
-		s.lingerGen++
-		gen := s.lingerGen
-		s.linger = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, gen) })
 	})
+}
+
+// lingerOrStop stops the producer of s, which has just lost its last viewer,
+// after the linger. h.mu is held.
+func (h *Hub) lingerOrStop(s *stream) {
+	if h.cfg.Linger <= 0 {
+		delete(h.streams, s.key)
+		h.rebalance()
+		s.cancel()
+		return
+	}
+	s.lingerGen++
+	gen := s.lingerGen
+	s.linger = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, gen) })
 }
 
 // expire stops s if its linger gen is still current and it has no viewers.
@@ -239,6 +296,7 @@ func (h *Hub) expire(s *stream, gen uint64) {
 	s.linger = nil
 	if h.streams[s.key] == s {
 		delete(h.streams, s.key)
+		h.rebalance()
 	}
 	s.cancel()
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,53 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
-)
-
-// Close codes of /live. The 4xxx codes are 4000 plus the HTTP status that
-// means the same, so they read naturally; a page shows the reason.
-const (
-	closeNormal            = 1000 // the source ended, or the page closed
-	closeGoingAway         = 1001 // decoder is shutting down
-	closePolicy            = 1008 // the page sent something /live does not accept
-	closeTooBig            = 1009 // the page sent a message over -max-message
-	closeSourceFailed      = 1011 // the source failed for good
-	closeBadRequest        = 4400 // the url parameter is missing or invalid
-	closeTooSlow           = 4408 // the viewer stayed behind live past -max-lag
-	closeUnsupportedScheme = 4415 // decoder cannot play the url's scheme
-	closeTooMany           = 4429 // a viewer or source limit was reached
-)
-
-// closeError is why a viewer's session ends and how it is told.
-type closeError struct {
-	code   int
-	reason string
-	// notify sends an error message before the close, for pages that show
-	// errors from messages rather than close events.
-	notify bool
-	// abrupt drops the connection without a close frame: the peer is gone or
-	// not reading, so a close handshake would only wait.
-	abrupt bool
-}
-
-func (e *closeError) Error() string { return e.reason }
-
-// Reasons a session ends that come from the peer or its connection.
-var (
-	errPeerClosed  = &closeError{code: closeNormal, reason: "closed by the viewer", abrupt: true}
-	errPeerGone    = &closeError{code: closeGoingAway, reason: "connection lost", abrupt: true}
-	errPeerSilent  = &closeError{code: closePolicy, reason: "no pong or message in time", abrupt: true}
-	errPeerFrozen  = &closeError{code: closePolicy, reason: "viewer took no data for the write timeout", abrupt: true}
-	errMessageSize = &closeError{code: closeTooBig, reason: "message too big", abrupt: true}
-	errTooSlow     = &closeError{code: closeTooSlow, reason: "too slow: the viewer stayed behind live", notify: true}
-	errServerStop  = &closeError{code: closeGoingAway, reason: "server shutting down"}
 )
 
 // closeGrace bounds a close handshake, so a peer that vanished during it
@@ -123,7 +81,7 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.conn = conn
-	v.serve(h.sessions.ctx, r.URL.Query(), h.log)
+	v.serve(h.sessions.ctx, r.URL.RawQuery, h.log)
 }
 
 // viewer is one /live connection. Its writer runs on the handler's
@@ -145,7 +103,7 @@ type viewer struct {
 	lastInit    *mediaInit
 	behindSince time.Time
 	lastDrop    time.Time
-	lagMS       float64
+	lag         time.Duration
 	sent        counters
 	flushed     counters
 }
@@ -154,7 +112,7 @@ type viewer struct {
 type counters struct{ bytes, messages, drops uint64 }
 
 // serve runs the session and returns when all its goroutines have ended.
-func (v *viewer) serve(parent context.Context, query url.Values, log *slog.Logger) {
+func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger) {
 	if tc, ok := v.netConn.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
 		tc.SetWriteBuffer(v.cfg.SendBuffer)
 	}
@@ -164,17 +122,21 @@ func (v *viewer) serve(parent context.Context, query url.Values, log *slog.Logge
 	v.heard()
 	v.conn.SetReadLimit(v.cfg.MaxMessageBytes)
 
+	// "The reader, the writer and the producer share one context" is
+	// realised in three parts. The reader and the writer share ctx, the
+	// session's: whichever fails first cancels it with its reason, and the
+	// writer turns that reason into the close the viewer gets. The shared
+	// producer outlives any one viewer, so it cannot hold their contexts;
+	// its end reaches every session through the end of its ring
+	// (readResult.end), which the writer returns like any other failure.
+	// A viewer's failure ends only its own subscription: the producer goes
+	// on for the others and stops -linger after the last one leaves.
+	// parent, the service's, ends every session at shutdown.
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 
-	startNext, err := parseStart(query.Get("start"))
-	var src source
-	if err == nil {
-		src, err = parseSource(query, v.cfg.Sources)
-	}
-	if err == nil {
-		v.sub, err = v.hub.Subscribe(src, startNext)
-	}
+	var err error
+	v.sub, err = v.subscribe(rawQuery)
 	if err != nil {
 		v.wg.Go(func() { v.readLoop(cancel) })
 		v.close(err)
@@ -192,6 +154,23 @@ func (v *viewer) serve(parent context.Context, query url.Values, log *slog.Logge
 	v.flush()
 	v.sub.Close()
 	log.Debug("viewer left", "reason", cause)
+}
+
+// subscribe checks the parameters of /live and joins the source they name.
+func (v *viewer) subscribe(rawQuery string) (*subscription, error) {
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, badSource(closeBadRequest, "the /live parameters cannot be read: separate them with & and encode the source URL with encodeURIComponent, as in /live?url=rtsp%3A%2F%2Fcamera%2Fstream")
+	}
+	startNext, err := parseStart(query.Get("start"))
+	if err != nil {
+		return nil, err
+	}
+	src, err := parseSource(query, v.cfg.Sources)
+	if err != nil {
+		return nil, err
+	}
+	return v.hub.Subscribe(src, startNext)
 }
 
 // parseStart reads the start parameter of /live: where a viewer of a
@@ -224,27 +203,13 @@ func (v *viewer) readLoop(fail context.CancelCauseFunc) {
 		}
 		v.heard()
 		if typ != websocket.MessageText {
-			fail(&closeError{code: closePolicy, reason: "binary messages are not accepted", notify: true})
+			fail(errNotText)
 			return
 		}
-		var msg struct {
-			Type string          `json:"type"`
-			ID   json.RawMessage `json:"id,omitempty"`
-		}
-		if err := json.Unmarshal(data, &msg); err != nil || msg.Type == "" {
-			fail(&closeError{code: closePolicy, reason: `messages must be JSON objects with a "type"`, notify: true})
+		reply, err := parseClientMessage(data, time.Now())
+		if err != nil {
+			fail(err)
 			return
-		}
-		var reply []byte
-		switch msg.Type {
-		case "ping":
-			reply, _ = json.Marshal(struct {
-				Type string          `json:"type"`
-				ID   json.RawMessage `json:"id,omitempty"`
-				TS   int64           `json:"ts"`
-			}{"pong", msg.ID, time.Now().UnixNano()})
-		default:
-			reply = errorMessage(closeBadRequest, fmt.Sprintf("unknown message type %q; known: ping", msg.Type))
 		}
 		select {
 		case v.replies <- reply:
@@ -290,13 +255,13 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 			if err := v.deliver(res.entry); err != nil {
 				return err
 			}
-			v.lagMS = float64(time.Since(res.entry.at).Microseconds()) / 1000
+			v.lag = time.Since(res.entry.at)
 		} else {
 			if res.end != nil {
 				return res.end
 			}
 			wake, poll = res.wake, nil
-			v.lagMS = 0
+			v.lag = 0
 		}
 		if v.fellBehind(res) {
 			return errTooSlow
@@ -314,7 +279,8 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 			v.ping(ctx)
 			pingTimer.Reset(v.cfg.PingInterval)
 		case <-statsTicker.C:
-			if err := v.write(websocket.MessageText, v.statsMessage()); err != nil {
+			stats := viewerStats{v.sent.bytes, v.sent.messages, v.sent.drops, v.lag}
+			if err := v.write(websocket.MessageText, statsMessage(stats)); err != nil {
 				return err
 			}
 			v.flush()
@@ -412,20 +378,6 @@ func (v *viewer) ping(ctx context.Context) {
 	})
 }
 
-// statsMessage reports the viewer's own figures.
-func (v *viewer) statsMessage() []byte {
-	b := make([]byte, 0, 128)
-	b = append(b, `{"type":"stats","bytes":`...)
-	b = strconv.AppendUint(b, v.sent.bytes, 10)
-	b = append(b, `,"messages":`...)
-	b = strconv.AppendUint(b, v.sent.messages, 10)
-	b = append(b, `,"drops":`...)
-	b = strconv.AppendUint(b, v.sent.drops, 10)
-	b = append(b, `,"lag_ms":`...)
-	b = strconv.AppendFloat(b, v.lagMS, 'f', 1, 64)
-	return append(b, '}')
-}
-
 // flush adds what the viewer delivered since the last flush to its source's
 // and the service's totals; batching keeps the hot path free of shared
 // atomics.
@@ -439,16 +391,6 @@ func (v *viewer) flush() {
 	m.bytesSent.Add(d.bytes)
 	m.messagesSent.Add(d.messages)
 	m.droppedMessages.Add(d.drops)
-}
-
-// errorMessage is the error message a page gets before an error close.
-func errorMessage(code int, message string) []byte {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"type"`
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{"error", code, message})
-	return b
 }
 
 // close ends the connection as err says: with an error message and a close
@@ -467,23 +409,10 @@ func (v *viewer) close(err error) {
 		return
 	}
 	v.netConn.SetDeadline(time.Now().Add(closeGrace))
-	if ce.notify {
+	if ce.notifies() {
 		v.conn.Write(context.Background(), websocket.MessageText, errorMessage(ce.code, ce.reason))
 	}
 	v.conn.Close(websocket.StatusCode(ce.code), closeReason(ce.reason))
-}
-
-// closeReason fits reason into a close frame (123 bytes), on a rune boundary.
-func closeReason(reason string) string {
-	const max = 123
-	if len(reason) <= max {
-		return reason
-	}
-	cut := max - len("…")
-	for cut > 0 && !utf8.RuneStart(reason[cut]) {
-		cut--
-	}
-	return reason[:cut] + "…"
 }
 
 // sessions tracks the running viewer sessions so that shutdown can tell
@@ -536,7 +465,7 @@ func (s *sessions) shutdown(ctx context.Context) error {
 		s.idle = idle
 	}
 	s.mu.Unlock()
-	s.cancel(errServerStop)
+	s.cancel(errShuttingDown)
 	if idle == nil {
 		return nil
 	}

@@ -1,265 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	gorilla "github.com/gorilla/websocket"
 )
-
-// testLiveConfig has timings short enough for tests and otherwise the
-// defaults' shape: a dead peer is found in PingInterval+PongTimeout.
-func testLiveConfig() LiveConfig {
-	return LiveConfig{
-		Linger:              100 * time.Millisecond,
-		PingInterval:        300 * time.Millisecond,
-		PongTimeout:         300 * time.Millisecond,
-		WriteTimeout:        500 * time.Millisecond,
-		MaxBacklog:          200 * time.Millisecond,
-		MaxLag:              time.Second,
-		StatsInterval:       200 * time.Millisecond,
-		MaxMessageBytes:     64 << 10,
-		SendBuffer:          16 << 10,
-		MaxViewers:          10000,
-		MaxViewersPerSource: 10000,
-		MaxSources:          64,
-		Sources: SourceConfig{
-			Timeout:  2 * time.Second,
-			RetryMin: 100 * time.Millisecond,
-			RetryMax: 500 * time.Millisecond,
-		},
-	}
-}
-
-// testServer is a real decoder server on a loopback port.
-type testServer struct {
-	*Server
-	base string // http://127.0.0.1:port
-	ws   string // ws://127.0.0.1:port
-}
-
-func startTestServer(t testing.TB, mutate func(*Config)) *testServer {
-	t.Helper()
-	cfg := Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, Live: testLiveConfig()}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := NewServer(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{Server: srv, base: srv.URL(), ws: "ws" + strings.TrimPrefix(srv.URL(), "http")}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-srv.Failed()
-	})
-	return ts
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-func (ts *testServer) liveURL(source string) string {
-	return ts.ws + "/live?url=" + url.QueryEscape(source)
-}
-
-// resources are what a leak would show in.
-type resources struct{ goroutines, fds int }
-
-func snapshot() resources {
-	p, _ := readProcStats()
-	return resources{runtime.NumGoroutine(), p.openFDs}
-}
-
-// expectDrained waits until the server has no viewers and no producers and
-// goroutines and file descriptors are back to base.
-func (ts *testServer) expectDrained(t testing.TB, base resources) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		now := snapshot()
-		m := &ts.hub.metrics
-		viewers, producers := m.viewers.Load(), m.producers.Load()
-		if viewers == 0 && producers == 0 && now.goroutines <= base.goroutines && now.fds <= base.fds {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not drained: viewers=%d producers=%d goroutines=%d (base %d) fds=%d (base %d)\n%s",
-				viewers, producers, now.goroutines, base.goroutines, now.fds, base.fds, allStacks())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// dial connects a coder/websocket client.
-func dial(t testing.TB, u string) *websocket.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", u, err)
-	}
-	c.SetReadLimit(4 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	return c
-}
-
-// serverMessage is any JSON message of /live.
-type serverMessage struct {
-	Type     string `json:"type"`
-	State    string `json:"state"`
-	Reason   string `json:"reason"`
-	Code     int    `json:"code"`
-	Message  string `json:"message"`
-	Seq      uint64 `json:"seq"`
-	TS       int64  `json:"ts"`
-	Drops    uint64 `json:"drops"`
-	Messages uint64 `json:"messages"`
-	ID       int    `json:"id"`
-}
-
-// readMessage reads the next text message.
-func readMessage(t testing.TB, c *websocket.Conn) serverMessage {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	typ, data, err := c.Read(ctx)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	var m serverMessage
-	if typ != websocket.MessageText || json.Unmarshal(data, &m) != nil {
-		t.Fatalf("unexpected message %v %q", typ, data)
-	}
-	return m
-}
-
-// readUntil reads messages until one of type typ, and returns it.
-func readUntil(t testing.TB, c *websocket.Conn, typ string) serverMessage {
-	t.Helper()
-	for {
-		if m := readMessage(t, c); m.Type == typ {
-			return m
-		}
-	}
-}
-
-// readClose reads until the connection closes and returns its close error.
-func readClose(t testing.TB, c *websocket.Conn, timeout time.Duration) (websocket.CloseError, []serverMessage) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var msgs []serverMessage
-	for {
-		_, data, err := c.Read(ctx)
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) {
-				t.Fatalf("connection ended without a close frame: %v", err)
-			}
-			return ce, msgs
-		}
-		var m serverMessage
-		json.Unmarshal(data, &m)
-		msgs = append(msgs, m)
-	}
-}
-
-// rawConn is a WebSocket client written by hand, free to misbehave.
-type rawConn struct {
-	net.Conn
-	br *bufio.Reader
-}
-
-// dialRaw performs the handshake and returns the connection untouched.
-func dialRaw(t testing.TB, ts *testServer, source string) *rawConn {
-	t.Helper()
-	u, _ := url.Parse(ts.liveURL(source))
-	c, err := net.DialTimeout("tcp", u.Host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	writeHandshake(c, u)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake: %s", resp.Status)
-	}
-	c.SetReadDeadline(time.Time{})
-	return &rawConn{Conn: c, br: br}
-}
-
-// writeHandshake sends a minimal, valid WebSocket upgrade request for u.
-func writeHandshake(c net.Conn, u *url.URL) {
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host)
-}
-
-// waitClosedByServer reads and discards until the server ends the
-// connection, and fails if that takes longer than timeout.
-func (rc *rawConn) waitClosedByServer(t testing.TB, timeout time.Duration) {
-	t.Helper()
-	rc.SetReadDeadline(time.Now().Add(timeout))
-	_, err := io.Copy(io.Discard, rc.br)
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		t.Fatalf("server did not close the connection within %v", timeout)
-	}
-}
-
-// maskedFrame builds a client frame.
-func maskedFrame(opcode byte, payload []byte) []byte {
-	f := []byte{0x80 | opcode}
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	case n < 1<<16:
-		f = append(f, 0x80|126, byte(n>>8), byte(n))
-	default:
-		f = append(f, 0x80|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	key := []byte{1, 2, 3, 4}
-	f = append(f, key...)
-	for i, b := range payload {
-		f = append(f, b^key[i%4])
-	}
-	return f
-}
 
 // A viewer that leaves in any way, politely or not, costs nothing after it
 // is gone: its goroutines, its socket and its share of the producer end.
@@ -292,33 +48,16 @@ func TestLiveViewerLeaves(t *testing.T) {
 		{"stops reading", func(t *testing.T, ts *testServer) {
 			rc := dialRaw(t, ts, source)
 			// Not reading: the server must give up on its own.
-			deadline := time.Now().Add(deadPeer + cfg.WriteTimeout + 5*time.Second)
-			for ts.hub.metrics.viewers.Load() != 0 || ts.hub.metrics.viewersTotal.Load() == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("frozen viewer still connected")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			waitFor(t, deadPeer+cfg.WriteTimeout+5*time.Second, "the server to drop a viewer that stopped reading", func() bool {
+				return ts.hub.metrics.viewers.Load() == 0 && ts.hub.metrics.viewersTotal.Load() > 0
+			})
 			rc.Close()
 		}},
 		{"reads but never answers pings", func(t *testing.T, ts *testServer) {
-			d := gorilla.Dialer{HandshakeTimeout: 5 * time.Second}
-			c, _, err := d.Dial(ts.liveURL(source), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetPingHandler(func(string) error { return nil })
-			c.SetReadDeadline(time.Now().Add(deadPeer + 5*time.Second))
-			for {
-				if _, _, err := c.ReadMessage(); err != nil {
-					var ne net.Error
-					if errors.As(err, &ne) && ne.Timeout() {
-						t.Fatal("server did not close a viewer that never answers pings")
-					}
-					return
-				}
-			}
+			rc := dialRaw(t, ts, source)
+			// Reads everything, answers nothing: no pong, no close.
+			rc.waitClosedByServer(t, deadPeer+5*time.Second)
+			rc.Close()
 		}},
 		{"sends an oversized message", func(t *testing.T, ts *testServer) {
 			c := dial(t, ts.liveURL(source))
@@ -519,12 +258,7 @@ func TestLiveLimits(t *testing.T) {
 	readMessage(t, c)
 	expectRefused("demo-text://?interval=3s", "too many viewers")
 	c.Close(websocket.StatusNormalClosure, "")
-	readAndWait := func() {
-		for ts.hub.metrics.viewers.Load() > 2 {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	readAndWait()
+	waitFor(t, 5*time.Second, "the closed viewer to leave", func() bool { return ts.hub.metrics.viewers.Load() <= 2 })
 	expectRefused("demo-text://?interval=3s", "too many sources")
 	a.Close(websocket.StatusNormalClosure, "")
 	b.Close(websocket.StatusNormalClosure, "")
@@ -586,20 +320,28 @@ func TestLiveSlowViewersDoNotDelayOthers(t *testing.T) {
 
 	var wg sync.WaitGroup
 	gaps := make([]time.Duration, 3)
+	errs := make([]error, len(gaps))
 	for i := range gaps {
 		c := dial(t, ts.liveURL(source))
 		wg.Go(func() {
-			readUntil(t, c, "data")
+			defer c.Close(websocket.StatusNormalClosure, "")
+			if _, errs[i] = nextOfType(c, "data"); errs[i] != nil {
+				return
+			}
 			last := time.Now()
 			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {
-				readMessage(t, c)
+				if _, errs[i] = nextMessage(c); errs[i] != nil {
+					return
+				}
 				gaps[i] = max(gaps[i], time.Since(last))
 				last = time.Now()
 			}
-			c.Close(websocket.StatusNormalClosure, "")
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("healthy viewers: %v", err)
+	}
 	for i, g := range gaps {
 		// A liveness bound, not a latency figure: a viewer held up by the
 		// frozen one would wait for the write timeout.
@@ -635,10 +377,15 @@ func TestLiveChurn(t *testing.T) {
 	const viewers, parallel = 1000, 50
 	var wg sync.WaitGroup
 	work := make(chan int)
+	errs := make(chan error, viewers)
 	for range parallel {
 		wg.Go(func() {
 			for i := range work {
-				rc := dialRaw(t, ts, "demo-text://?interval=10ms")
+				rc, err := rawDial(ts.liveURL("demo-text://?interval=10ms"))
+				if err != nil {
+					errs <- err
+					continue
+				}
 				rc.br.ReadByte()
 				if i%2 == 0 {
 					rc.Conn.(*net.TCPConn).SetLinger(0)
@@ -652,6 +399,10 @@ func TestLiveChurn(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a churning viewer could not connect: %v", err)
+	}
 	if n := ts.hub.metrics.viewersTotal.Load(); n != viewers {
 		t.Errorf("%d viewers served, want %d", n, viewers)
 	}
@@ -667,11 +418,15 @@ func TestLiveShutdownClosesViewers(t *testing.T) {
 		readUntil(t, c, "data")
 		conns = append(conns, c)
 	}
-	results := make(chan websocket.CloseError, len(conns))
+	type result struct {
+		ce  websocket.CloseError
+		err error
+	}
+	results := make(chan result, len(conns))
 	for _, c := range conns {
 		go func() {
-			ce, _ := readClose(t, c, 10*time.Second)
-			results <- ce
+			ce, _, err := nextClose(c, 10*time.Second)
+			results <- result{ce, err}
 		}()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -680,8 +435,8 @@ func TestLiveShutdownClosesViewers(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 	for range conns {
-		if ce := <-results; ce.Code != websocket.StatusGoingAway {
-			t.Errorf("viewer closed with %v, want 1001", ce)
+		if r := <-results; r.err != nil || r.ce.Code != websocket.StatusGoingAway {
+			t.Errorf("viewer closed with %v (%v), want 1001", r.ce, r.err)
 		}
 	}
 	if n := ts.hub.metrics.producers.Load(); n != 0 {

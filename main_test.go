@@ -1,25 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// TestMain fails the run if goroutines started by the tests outlive them.
+// TestMain fails the run if goroutines started by the tests, or child
+// processes they started (decoder binaries, cameras, ffmpeg, browsers),
+// outlive them.
 func TestMain(m *testing.M) {
 	base := runtime.NumGoroutine()
 	code := m.Run()
@@ -27,157 +26,28 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(clipsPath)
 	}
 	if code == 0 {
-		if n := waitGoroutines(base, 10*time.Second); n > base {
-			fmt.Fprintf(os.Stderr, "goroutines leaked: %d at start, %d at end\n%s", base, n, allStacks())
+		if !eventually(10*time.Second, func() bool { return runtime.NumGoroutine() <= base }) {
+			fmt.Fprintf(os.Stderr, "goroutines leaked: %d at start, %d at end\n%s", base, runtime.NumGoroutine(), allStacks())
+			code = 1
+		}
+		var children []string
+		if !eventually(10*time.Second, func() bool { children = childProcesses(); return len(children) == 0 }) {
+			fmt.Fprintf(os.Stderr, "child processes left running: %v\n", children)
 			code = 1
 		}
 	}
 	os.Exit(code)
 }
 
-// waitGoroutines waits until at most want goroutines run, and returns the
-// count it saw last.
-func waitGoroutines(want int, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
+// childProcesses lists the test process's children still running (Linux).
+func childProcesses() []string {
+	tasks, _ := filepath.Glob("/proc/self/task/*/children")
+	var pids []string
+	for _, f := range tasks {
+		data, _ := os.ReadFile(f)
+		pids = append(pids, strings.Fields(string(data))...)
 	}
-}
-
-func allStacks() string {
-	buf := make([]byte, 1<<20)
-	return string(buf[:runtime.Stack(buf, true)])
-}
-
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// decoderBinary builds the real binary once per test run.
-func decoderBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "decoder-test-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "decoder")
-		out, err := exec.Command("go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// process is a running decoder binary.
-type process struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *lockedBuffer
-	exited chan struct{}
-	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startDecoder runs the binary with env (added to a minimal environment
-// without any D-Bus session) and waits for its "listening" line.
-func startDecoder(t testing.TB, env []string, args ...string) *process {
-	t.Helper()
-	cmd := exec.Command(decoderBinary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.exited
-	})
-	select {
-	case line := <-lines:
-		i := strings.Index(line, "listening on ")
-		if i < 0 {
-			t.Fatalf("unexpected first line %q", line)
-		}
-		p.url = line[i+len("listening on "):]
-	case <-p.exited:
-		t.Fatalf("decoder exited before listening: %v\n%s", p.err, p.stderr)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("decoder did not start listening\n%s", p.stderr)
-	}
-	return p
-}
-
-// wait returns the exit code once the process has exited within timeout.
-// liveURL is the process's /live WebSocket URL for source.
-func (p *process) liveURL(source string) string {
-	return "ws" + strings.TrimPrefix(p.url, "http") + "/live?url=" + url.QueryEscape(source)
-}
-
-func (p *process) wait(t testing.TB, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.exited:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(timeout):
-		t.Fatalf("decoder still running after %v\n%s", timeout, p.stderr)
-		return -1
-	}
+	return pids
 }
 
 func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
@@ -248,13 +118,7 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"-headless", "-addr", "127.0.0.1:0"}, func(string) string { return "" }, &stdout, &stderr)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "listening on") {
-		if time.Now().After(deadline) {
-			t.Fatalf("run did not start: %s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 10*time.Second, "run to listen", func() bool { return strings.Contains(stdout.String(), "listening on") })
 	cancel()
 	select {
 	case err := <-done:

@@ -250,6 +250,25 @@ func (r *ring) read(c *cursor, maxBacklog time.Duration) readResult {
 	return res
 }
 
+// setMaxBytes changes the bound on the bytes kept; the next publish trims
+// to it.
+func (r *ring) setMaxBytes(n int) {
+	r.mu.Lock()
+	r.maxBytes = n
+	r.mu.Unlock()
+}
+
+// drop lets go of every entry of a closed ring that no one reads any more,
+// and returns the bytes they held.
+func (r *ring) drop() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.bytes
+	clear(r.buf)
+	r.tail, r.bytes, r.hasStart = r.head, 0, false
+	return n
+}
+
 // size reports the number of entries and bytes kept.
 func (r *ring) size() (entries int, bytes int) {
 	r.mu.Lock()

@@ -57,17 +57,7 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 	if opts.transport == "udp" {
 		p.transport = gortsplib.ProtocolUDP
 	}
-	// Shorter ones would mangle the text around them ("1" in every
-	// address); no message decoder writes repeats them anyway.
-	const minSecret = 3
-	if src.User != nil {
-		if name := src.User.Username(); len(name) >= minSecret {
-			p.secrets = append(p.secrets, name)
-		}
-		if pw, ok := src.User.Password(); ok && len(pw) >= minSecret {
-			p.secrets = append(p.secrets, pw)
-		}
-	}
+	p.secrets = urlSecrets(src)
 	return p, nil
 }
 

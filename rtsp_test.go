@@ -35,23 +35,6 @@ func recordAll(t *testing.T, ctx context.Context, conns []*websocket.Conn, recs 
 	return recs
 }
 
-// keepReading reads and discards what c gets until it closes, so that a
-// viewer done recording stays a healthy viewer.
-func keepReading(t *testing.T, c *websocket.Conn) {
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			if _, _, err := c.Read(context.Background()); err != nil {
-				return
-			}
-		}
-	})
-	t.Cleanup(func() {
-		c.CloseNow()
-		wg.Wait()
-	})
-}
-
 // waitStatus reads until a status message of state. Fragments on the way
 // are added to rec, when given, or skipped.
 func waitStatus(t *testing.T, ctx context.Context, c *websocket.Conn, state string, rec *recording) serverMessage {
@@ -72,18 +55,6 @@ func waitStatus(t *testing.T, ctx context.Context, c *websocket.Conn, state stri
 				rec.video++
 			}
 		}
-	}
-}
-
-// waitFor polls cond for up to timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -110,13 +110,31 @@ func (s *Server) URL() string {
 // Failed delivers an error if serving stops by itself.
 func (s *Server) Failed() <-chan error { return s.serveErr }
 
-// Shutdown stops accepting, closes every viewer with 1001, stops the
-// producers and waits for all of it until ctx is done; what is left then is
-// closed abruptly.
+// httpGrace is how long API requests still in progress at shutdown may
+// take once viewers and sources have stopped; connections that never sent
+// a request, or only part of one, are not waited for at all.
+const httpGrace = 500 * time.Millisecond
+
+// Shutdown stops accepting, and at once closes every viewer with 1001 and
+// stops the producers, while net/http finishes the requests in progress;
+// it waits for all of it until ctx is done. Connections without a request
+// in progress (a browser's pre-connect, a client that sent half a request)
+// are closed rather than waited for: http.Server.Shutdown would wait up to
+// 5 s for each.
 func (s *Server) Shutdown(ctx context.Context) error {
-	errHTTP := s.http.Shutdown(ctx)
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	errViewers := s.sessions.shutdown(ctx)
 	errHub := s.hub.Close(ctx)
+	grace := time.NewTimer(httpGrace)
+	defer grace.Stop()
+	var errHTTP error
+	select {
+	case errHTTP = <-httpDone:
+	case <-grace.C:
+		s.http.Close()
+		<-httpDone
+	}
 	if errHTTP != nil {
 		s.http.Close()
 		errHTTP = fmt.Errorf("failed to finish HTTP requests: %w", errHTTP)

@@ -5,29 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
-
-func testHandler(t *testing.T, mutate func(*Config)) http.Handler {
-	t.Helper()
-	cfg := Config{Addr: "127.0.0.1:0", Live: testLiveConfig()}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := NewServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.Handler()
-}
-
-// localRequest is a request as a page on this machine sends it.
-func localRequest(method, path string) *http.Request {
-	return httptest.NewRequest(method, "http://127.0.0.1:3000"+path, nil)
-}
 
 func TestRoutesAndEnvelope(t *testing.T) {
 	h := testHandler(t, nil)
@@ -218,7 +201,11 @@ func TestConfig(t *testing.T) {
 		{"PORT", nil, map[string]string{"PORT": "8080"}, "127.0.0.1:8080", ""},
 		{"addr with port wins over PORT", []string{"-addr", "0.0.0.0:9000"}, map[string]string{"PORT": "8080"}, "0.0.0.0:9000", ""},
 		{"env addr", nil, map[string]string{"DECODER_ADDR": "::1"}, "[::1]:3000", ""},
-		{"flag wins over env", []string{"-linger", "1s"}, map[string]string{"DECODER_LINGER": "zzz"}, "", "DECODER_LINGER"},
+		{"env sets a flag", nil, map[string]string{"DECODER_LINGER": "2s"}, "127.0.0.1:3000", ""},
+		{"flag wins over env", []string{"-linger", "1s"}, map[string]string{"DECODER_LINGER": "2s"}, "127.0.0.1:3000", ""},
+		{"flag wins over an invalid env", []string{"-linger", "1s"}, map[string]string{"DECODER_LINGER": "zzz"}, "127.0.0.1:3000", ""},
+		{"invalid env", nil, map[string]string{"DECODER_LINGER": "zzz"}, "", `invalid DECODER_LINGER="zzz"`},
+		{"budget too small", []string{"-buffer-budget", "1000"}, nil, "", "-buffer-budget must be at least 8 MiB"},
 		{"bad PORT", nil, map[string]string{"PORT": "http"}, "", "invalid PORT"},
 		{"bad duration", []string{"-ping-interval", "0s"}, nil, "", "-ping-interval must be positive"},
 		{"stray argument", []string{"serve"}, nil, "", `unexpected argument "serve"`},
@@ -237,6 +224,16 @@ func TestConfig(t *testing.T) {
 			}
 			if cfg.Addr != tc.addr {
 				t.Errorf("addr %q, want %q", cfg.Addr, tc.addr)
+			}
+			wantLinger := 5 * time.Second
+			if tc.env["DECODER_LINGER"] == "2s" {
+				wantLinger = 2 * time.Second
+			}
+			if slices.Contains(tc.args, "-linger") {
+				wantLinger = time.Second
+			}
+			if cfg.Live.Linger != wantLinger {
+				t.Errorf("linger %v, want %v", cfg.Live.Linger, wantLinger)
 			}
 		})
 	}

@@ -269,22 +269,6 @@ func flattenMenu(n menuNode) ([]menuNode, error) {
 	return all, nil
 }
 
-// eventually polls cond every 50ms until it holds or timeout passes, and
-// reports whether it held. Some state is set concurrently with what the
-// test waits for, e.g. systray sets the title while it registers.
-func eventually(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // httpStatus returns the status of GET url. It uses its own transport
 // without keep-alives so that no idle connection goroutine outlives the
 // test.

@@ -37,7 +37,7 @@ type tsPlayer struct {
 
 // newDemoProducer serves demo://, the stream that needs no camera.
 func newDemoProducer(src *url.URL, _ sourceOptions) (Producer, error) {
-	if len(src.Query()) > 0 || strings.Trim(src.Path, "/") != "" {
+	if src.RawQuery != "" || strings.Trim(src.Path, "/") != "" {
 		return nil, errors.New("demo:// takes no path or parameters")
 	}
 	return &tsPlayer{open: func() (io.ReadCloser, error) {
@@ -54,7 +54,10 @@ func newFileProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 	if dir == "" {
 		return nil, errors.New("file sources are off; start decoder with -media-dir DIR to play MPEG-TS files from DIR")
 	}
-	q := src.Query()
+	q, err := sourceQuery(src)
+	if err != nil {
+		return nil, err
+	}
 	for key := range q {
 		if key != "loop" {
 			return nil, fmt.Errorf("unknown parameter %q (known: loop)", key)

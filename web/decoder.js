@@ -49,8 +49,13 @@
  * @property {{codec: string, format: string, sample_rate: number, channels: number}} [audio]
  */
 
-/** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSES = new Set([1000, 1008, 1009, 4400, 4415]);
+/**
+ * Close codes after which reconnecting cannot help: the same request would
+ * get the same answer, and for a camera with wrong credentials another
+ * failed login (cameras lock accounts for that). decoder's protocol.go lists
+ * the same codes as final; a test keeps the two in step.
+ */
+const FINAL_CLOSES = new Set([1000, 1007, 1008, 1009, 1011, 4400, 4415]);
 
 /**
  * DecoderPlayer plays one source in one <video> element and keeps it
