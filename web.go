@@ -26,8 +26,18 @@ func newIndexPage() (*indexPage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The name 解码器 as outlines (testdata/make-logo.py), inline so that
+	// it shows without a CJK font and without another request.
+	logo, err := fs.ReadFile(webRoot, "logo.svg")
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, struct{ Version string }{Version}); err != nil {
+	data := struct {
+		Version string
+		Logo    template.HTML
+	}{Version, template.HTML(bytes.TrimSpace(logo))}
+	if err := t.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return &indexPage{html: b.Bytes()}, nil
