@@ -43,7 +43,16 @@ func newIndexPage() (*indexPage, error) {
 	return &indexPage{html: b.Bytes()}, nil
 }
 
+// denyFraming keeps other sites from framing decoder's pages, where a
+// page could dress them up to have Play or Stop clicked (clickjacking).
+// X-Frame-Options is for browsers that predate frame-ancestors.
+func denyFraming(h http.Header) {
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+}
+
 func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	denyFraming(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(p.html)
@@ -52,8 +61,10 @@ func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startTime dates the embedded assets for conditional requests.
 var startTime = time.Now()
 
-// serveAsset serves a file of web/ or a 404 in the envelope.
+// serveAsset serves a file of web/ or a 404 in the envelope; none of them
+// may be framed either (logo.svg is a document when opened by itself).
 func serveAsset(w http.ResponseWriter, r *http.Request) {
+	denyFraming(w.Header())
 	name := path.Clean(r.URL.Path)[1:]
 	if name == "icon.png" {
 		w.Header().Set("Content-Type", "image/png")
