@@ -17,7 +17,7 @@ import (
 // Chromium, driven by playwright-core, against decoder and RTSP cameras
 // started here. Screenshots go to test-output/.
 func TestBrowser(t *testing.T) {
-	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "destroy"}
+	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "destroy", "lang"}
 	for _, r := range runBrowserScenarios(t, scenarios...) {
 		if r["ok"] == true {
 			line, _ := json.Marshal(r)

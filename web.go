@@ -26,14 +26,33 @@ func newIndexPage() (*indexPage, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The name 解码器 as outlines (testdata/make-logo.py), inline so that
+	// it shows without a CJK font and without another request.
+	logo, err := fs.ReadFile(webRoot, "logo.svg")
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, struct{ Version string }{Version}); err != nil {
+	data := struct {
+		Version string
+		Logo    template.HTML
+	}{Version, template.HTML(bytes.TrimSpace(logo))}
+	if err := t.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return &indexPage{html: b.Bytes()}, nil
 }
 
+// denyFraming keeps other sites from framing decoder's pages, where a
+// page could dress them up to have Play or Stop clicked (clickjacking).
+// X-Frame-Options is for browsers that predate frame-ancestors.
+func denyFraming(h http.Header) {
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+}
+
 func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	denyFraming(w.Header())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(p.html)
@@ -42,8 +61,10 @@ func (p *indexPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startTime dates the embedded assets for conditional requests.
 var startTime = time.Now()
 
-// serveAsset serves a file of web/ or a 404 in the envelope.
+// serveAsset serves a file of web/ or a 404 in the envelope; none of them
+// may be framed either (logo.svg is a document when opened by itself).
 func serveAsset(w http.ResponseWriter, r *http.Request) {
+	denyFraming(w.Header())
 	name := path.Clean(r.URL.Path)[1:]
 	if name == "icon.png" {
 		w.Header().Set("Content-Type", "image/png")

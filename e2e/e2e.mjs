@@ -239,6 +239,51 @@ const scenarios = {
     await page.close();
     return { viewers_before: before, viewers_after: after };
   },
+
+  // The page speaks the browser's language: Chinese for zh-CN, English for
+  // en-US, with <html lang> to match. A tile's badge is in words while its
+  // data-state keeps the player's state. The logo's outlines are painted
+  // whatever fonts the machine has (lang-zh.png shows them).
+  async lang() {
+    const look = async (locale) => {
+      const page = await browser.newPage({ locale, viewport: { width: 1280, height: 800 } });
+      const errors = [];
+      page.on('pageerror', (err) => errors.push(String(err)));
+      await page.goto(decoder + '/');
+      await waitTile(page, 0, 10000, 'the demo to play', (t) => t.state === 'live' && t.frames > 0);
+      const seen = await page.evaluate(() => ({
+        lang: document.documentElement.lang,
+        play: document.getElementById('play').textContent,
+        badge: document.querySelector('.tile .state')?.textContent,
+        state: /** @type {HTMLElement} */ (document.querySelector('.tile')).dataset.state,
+      }));
+      if (errors.length) throw new Error(`${locale}: page errors: ${errors.join('; ')}`);
+      return { page, seen };
+    };
+
+    const zh = await look('zh-CN');
+    const want = { lang: 'zh-CN', play: '播放', badge: '直播中', state: 'live' };
+    if (JSON.stringify(zh.seen) !== JSON.stringify(want)) throw new Error(`zh-CN: saw ${JSON.stringify(zh.seen)}, want ${JSON.stringify(want)}`);
+    const heading = await zh.page.getByRole('heading', { name: '解码器 decoder' }).count();
+    if (heading !== 1) throw new Error(`zh-CN: ${heading} headings named 解码器 decoder, want 1`);
+    const logo = zh.page.locator('h1 svg.logo');
+    const box = await logo.boundingBox();
+    if (!box || box.width < 10 || box.height < 10) throw new Error('zh-CN: the logo is not laid out: ' + JSON.stringify(box));
+    // Painted: the logo's pixels change when its glyphs are hidden.
+    const drawn = await logo.screenshot();
+    await zh.page.evaluate(() => document.querySelectorAll('h1 svg.logo path').forEach((p) => p.setAttribute('visibility', 'hidden')));
+    const blank = await logo.screenshot();
+    await zh.page.evaluate(() => document.querySelectorAll('h1 svg.logo path').forEach((p) => p.removeAttribute('visibility')));
+    if (drawn.equals(blank)) throw new Error('zh-CN: the logo paints nothing');
+    await zh.page.screenshot({ path: join(outDir, 'lang-zh.png') });
+    await zh.page.close();
+
+    const en = await look('en-US');
+    const wantEn = { lang: 'en', play: 'Play', badge: 'live', state: 'live' };
+    if (JSON.stringify(en.seen) !== JSON.stringify(wantEn)) throw new Error(`en-US: saw ${JSON.stringify(en.seen)}, want ${JSON.stringify(wantEn)}`);
+    await en.page.close();
+    return { zh: zh.seen, en: en.seen, logo_px: [Math.round(box.width), Math.round(box.height)] };
+  },
 };
 
 async function post(path) {
