@@ -18,6 +18,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
 )
@@ -37,9 +39,9 @@ type rtspProducer struct {
 	// text a viewer or the log gets.
 	secrets []string
 
-	// Of the current session, shared with the packet callbacks.
-	lastVideo atomic.Int64 // Unix ns of the newest video frame
-	failed    chan error   // why the muxer cannot go on; capacity 1
+	// lastVideo is the Unix ns of the current session's newest video
+	// frame, written by the packet callbacks.
+	lastVideo atomic.Int64
 }
 
 func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
@@ -53,7 +55,7 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 	if err != nil {
 		return nil, errors.New("not a valid RTSP URL")
 	}
-	p := &rtspProducer{u: u, cfg: opts.cfg, transport: gortsplib.ProtocolTCP, failed: make(chan error, 1)}
+	p := &rtspProducer{u: u, cfg: opts.cfg, transport: gortsplib.ProtocolTCP}
 	if opts.transport == "udp" {
 		p.transport = gortsplib.ProtocolUDP
 	}
@@ -64,10 +66,6 @@ func newRTSPProducer(src *url.URL, opts sourceOptions) (Producer, error) {
 func (p *rtspProducer) Run(ctx context.Context, feed *Feed) error {
 	m := newMuxer(feed)
 	return runWithRetries(ctx, feed, p.cfg, func(ctx context.Context) (bool, error) {
-		select {
-		case <-p.failed: // left by the last session, whose callbacks have stopped
-		default:
-		}
 		err := p.session(ctx, m, feed.log)
 		return m.end(), p.scrub(err)
 	})
@@ -75,10 +73,18 @@ func (p *rtspProducer) Run(ctx context.Context, feed *Feed) error {
 
 // errHandshakeTimeout ends a session whose RTSP handshake (up to PLAY) took
 // longer than handshakeTimeouts source timeouts: each request is bounded
-// by the source timeout, but a server can redirect without end.
+// by the source timeout, but a server can stall between them.
 var errHandshakeTimeout = errors.New("the camera did not complete the RTSP handshake in time")
 
 const handshakeTimeouts = 3
+
+// maxRedirects bounds the redirects a DESCRIBE follows; gortsplib follows
+// them without end, so a camera that redirects to itself would be called
+// thousands of times a second.
+const maxRedirects = 5
+
+// errRedirectLoop ends a session redirected more than maxRedirects times.
+var errRedirectLoop = fmt.Errorf("the camera redirected more than %d times (a redirect loop?): check the URL", maxRedirects)
 
 // session runs one RTSP session until it fails or ctx is done.
 func (p *rtspProducer) session(ctx context.Context, m *muxer, log *slog.Logger) error {
@@ -94,27 +100,41 @@ func (p *rtspProducer) session(ctx context.Context, m *muxer, log *slog.Logger) 
 		OnPacketsLost: func(uint64) { m.lost() },
 		OnDecodeError: func(err error) { decodeErrors(p.scrub(err)) },
 	}
+	// Each hop of a redirect is a DESCRIBE, and another one if the camera
+	// asks for credentials. Past the bound, the handshake timer fires at
+	// once: Close cannot be called from the client's own callback.
+	var describes atomic.Int32
+	var handshakeExpired, redirectLoop atomic.Bool
+	var handshake *time.Timer
+	c.OnRequest = func(req *base.Request) {
+		if req.Method == base.Describe && describes.Add(1) > 2*(maxRedirects+1) {
+			redirectLoop.Store(true)
+			handshake.Reset(0)
+		}
+	}
 	if err := c.Start(); err != nil {
 		return err
 	}
 	defer c.Close()
-	// Close is what interrupts a request in progress.
-	stop := context.AfterFunc(ctx, c.Close)
-	defer stop()
-	var handshakeExpired atomic.Bool
-	handshake := time.AfterFunc(handshakeTimeouts*p.cfg.Timeout, func() {
+	handshake = time.AfterFunc(handshakeTimeouts*p.cfg.Timeout, func() {
 		handshakeExpired.Store(true)
 		c.Close()
 	})
 	defer handshake.Stop()
+	// Close is what interrupts a request in progress.
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
 	err := p.handshake(c, m, log)
 	if !handshake.Stop() && handshakeExpired.Load() && ctx.Err() == nil {
+		if redirectLoop.Load() {
+			return errRedirectLoop
+		}
 		return errHandshakeTimeout
 	}
 	if err != nil {
 		return err
 	}
-	return p.play(ctx, c)
+	return p.play(ctx, c, m)
 }
 
 // handshake describes, sets up and plays the stream, with m receiving it.
@@ -169,12 +189,13 @@ func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger
 			}
 			au, err := decode(pkt)
 			if err != nil {
-				return // more packets needed, or a loss: the muxer waits for a keyframe
+				if !incompleteFrame(err) {
+					m.dropped(fmt.Errorf("the camera sends video decoder cannot take: %w", err))
+				}
+				return // the muxer waits for a keyframe
 			}
 			p.lastVideo.Store(time.Now().UnixNano())
-			if err := m.writeVideo(fromClock(pts, videoTimescale), au); err != nil {
-				p.fail(err)
-			}
+			m.writeVideo(fromClock(pts, videoTimescale), au)
 		}
 	}
 	if h264f != nil {
@@ -212,9 +233,9 @@ func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger
 	return nil
 }
 
-// play waits while the session plays, until it fails, the muxer finds the
-// stream unplayable, the video stalls, or ctx is done.
-func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client) error {
+// play waits while the session plays, until it fails, the video stalls or
+// publishes nothing (the muxer says why), or ctx is done.
+func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client, m *muxer) error {
 	ended := make(chan error, 1)
 	go func() { ended <- c.Wait() }() // ends when c is closed, at the latest by session's deferred Close
 	check := time.NewTicker(p.cfg.Timeout / 4)
@@ -225,22 +246,23 @@ func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client) error {
 			return ctx.Err()
 		case err := <-ended:
 			return connectionError(err)
-		case err := <-p.failed:
-			return err
 		case <-check.C:
 			if silent := time.Since(time.Unix(0, p.lastVideo.Load())); silent > p.cfg.Timeout {
 				return fmt.Errorf("stalled: no video for %v", silent.Round(time.Second))
+			}
+			if err := m.unplayable(p.cfg.Timeout); err != nil {
+				return err
 			}
 		}
 	}
 }
 
-// fail ends the session from a packet callback, which must not block.
-func (p *rtspProducer) fail(err error) {
-	select {
-	case p.failed <- err:
-	default:
-	}
+// incompleteFrame reports whether an RTP decoder's error only means that
+// a frame is not complete yet, or began before the session did: not a
+// problem with the stream.
+func incompleteFrame(err error) bool {
+	return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) ||
+		errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
 }
 
 // rateLimitedLog returns a function that logs what it is given at most

@@ -104,10 +104,6 @@ func openInside(dir, name string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// maxPacingJump is the largest step in a file's timestamps that pacing
-// follows; a larger one is a discontinuity, played straight on.
-const maxPacingJump = 2 * time.Second
-
 // ptsOffset is pts-dts for MPEG-TS timestamps, which wrap at 2^33.
 func ptsOffset(pts, dts int64) int64 {
 	const wrap = 1 << 33
@@ -123,14 +119,20 @@ var errNoProgress = errors.New("the stream holds no video frames")
 
 func (p *tsPlayer) Run(ctx context.Context, feed *Feed) error {
 	m := newMuxer(feed)
-	start := time.Now()
+	pace := newPacer(ctx)
+	defer pace.stop()
 	var clock int64 // stream time at which the next pass starts, 90 kHz
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	for {
-		end, err := p.play(ctx, m, &start, clock, timer)
+		muxed := m.framesMuxed()
+		end, err := p.play(m, pace, clock)
 		if err != nil {
 			return err
+		}
+		if m.framesMuxed() == muxed {
+			if err := m.unplayable(0); err != nil {
+				return err
+			}
+			return permanent(errors.New("the stream has no playable video"))
 		}
 		if !p.loop {
 			m.end()
@@ -145,7 +147,7 @@ func (p *tsPlayer) Run(ctx context.Context, feed *Feed) error {
 
 // play makes one pass over the stream, starting at stream time clock, and
 // returns the stream time at which it ended.
-func (p *tsPlayer) play(ctx context.Context, m *muxer, start *time.Time, clock int64, timer *time.Timer) (int64, error) {
+func (p *tsPlayer) play(m *muxer, pace *pacer, clock int64) (int64, error) {
 	rc, err := p.open()
 	if err != nil {
 		return 0, err
@@ -155,8 +157,48 @@ func (p *tsPlayer) play(ctx context.Context, m *muxer, start *time.Time, clock i
 	if err := r.Initialize(); err != nil {
 		return 0, fmt.Errorf("not a playable MPEG-TS stream: %w", err)
 	}
-	var setup trackSetup
-	var video, audio *mpegts.Track
+	setup, video, audio := tsTracks(r)
+	if video == nil {
+		return 0, errors.New("the stream has no H.264 or H.265 video")
+	}
+	m.reset(setup)
+	pass := &tsPass{pace: pace, clock: clock, end: clock, lastVideo: -1}
+	pass.td.Initialize()
+	onVideo := func(pts, dts int64, au [][]byte) error {
+		t, err := pass.video(dts)
+		if err != nil {
+			return err
+		}
+		m.writeVideo(fromClock(t+ptsOffset(pts, dts), videoTimescale), au)
+		return nil
+	}
+	if setup.video == formatH265 {
+		r.OnDataH265(video, onVideo)
+	} else {
+		r.OnDataH264(video, onVideo)
+	}
+	if audio != nil {
+		r.OnDataMPEG4Audio(audio, func(pts int64, aus [][]byte) error {
+			t, err := pass.at(pts)
+			if err != nil {
+				return err
+			}
+			m.writeAudio(fromClock(t, videoTimescale), aus)
+			return nil
+		})
+	}
+	for {
+		if err := r.Read(); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return pass.end, nil
+			}
+			return 0, err
+		}
+	}
+}
+
+// tsTracks picks a stream's first video track and first AAC track.
+func tsTracks(r *mpegts.Reader) (setup trackSetup, video, audio *mpegts.Track) {
 	for _, t := range r.Tracks() {
 		switch c := t.Codec.(type) {
 		case *tscodecs.H264:
@@ -174,75 +216,100 @@ func (p *tsPlayer) play(ctx context.Context, m *muxer, start *time.Time, clock i
 			}
 		}
 	}
-	if video == nil {
-		return 0, errors.New("the stream has no H.264 or H.265 video")
-	}
-	m.reset(setup)
+	return setup, video, audio
+}
 
-	var td mpegts.TimeDecoder
-	td.Initialize()
-	var first int64
-	started := false
-	end := clock
-	// at paces the pass and returns the stream time of ts.
-	at := func(ts int64) (int64, error) {
-		ts = td.Decode(ts)
-		if !started {
-			first, started = ts, true
-		}
-		t := clock + ts - first
-		wait := time.Until(start.Add(fromClock(t, videoTimescale)))
-		if wait > maxPacingJump || wait < -maxPacingJump {
-			// The file's timestamps jump: pace from here rather than
-			// sleep through the jump or rush through a step back.
-			*start = start.Add(-wait)
-			wait = 0
-		}
-		if wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		return t, nil
+// tsPass maps one pass's timestamps onto the stream time of the whole
+// play, which keeps increasing from pass to pass, and paces them.
+type tsPass struct {
+	pace      *pacer
+	td        mpegts.TimeDecoder
+	first     int64 // the pass's first timestamp
+	started   bool
+	clock     int64 // stream time at which the pass began
+	end       int64 // stream time at which the pass ends: its last frame's end
+	lastVideo int64
+}
+
+// at waits until the packet with timestamp ts is due and returns its
+// stream time.
+func (ps *tsPass) at(ts int64) (int64, error) {
+	ts = ps.td.Decode(ts)
+	if !ps.started {
+		ps.first, ps.started = ts, true
 	}
-	lastVideo := int64(-1)
-	onVideo := func(pts, dts int64, au [][]byte) error {
-		t, err := at(dts)
-		if err != nil {
-			return err
+	t := ps.clock + ts - ps.first
+	return t, ps.pace.wait(t)
+}
+
+// video is at for a video frame, which also moves the pass's end.
+func (ps *tsPass) video(dts int64) (int64, error) {
+	t, err := ps.at(dts)
+	if err != nil {
+		return 0, err
+	}
+	if ps.lastVideo >= 0 && t > ps.lastVideo {
+		ps.end = max(ps.end, t+(t-ps.lastVideo))
+	}
+	ps.lastVideo = t
+	return t, nil
+}
+
+// maxPacingJump is the largest step in a stream's timestamps that pacing
+// follows; a larger one is a discontinuity, played straight on.
+const maxPacingJump = 2 * time.Second
+
+// minPacketGap is the least wall time between two packets: a stream whose
+// timestamps barely advance would otherwise be played as fast as the
+// machine can, a whole core for nothing.
+const minPacketGap = 2 * time.Millisecond
+
+// pacer releases packets at the wall-clock time their stream time says,
+// as a camera would send them, and never faster than one per
+// minPacketGap.
+type pacer struct {
+	ctx   context.Context
+	start time.Time // wall time of stream time 0
+	next  time.Time // earliest wall time for the next packet
+	timer *time.Timer
+}
+
+func newPacer(ctx context.Context) *pacer {
+	t := time.NewTimer(0)
+	<-t.C
+	now := time.Now()
+	return &pacer{ctx: ctx, start: now, next: now, timer: t}
+}
+
+func (p *pacer) stop() { p.timer.Stop() }
+
+// wait blocks until stream time t (90 kHz) is due, or ctx is done.
+func (p *pacer) wait(t int64) error {
+	now := time.Now()
+	due := p.start.Add(fromClock(t, videoTimescale))
+	if d := due.Sub(now); d > maxPacingJump || d < -maxPacingJump {
+		// The stream's timestamps jump: pace from here rather than
+		// sleep through the jump or rush through a step back.
+		p.start = p.start.Add(-d)
+		due = now
+	}
+	due = maxTime(due, p.next)
+	p.next = due.Add(minPacketGap)
+	if wait := due.Sub(now); wait > 0 {
+		p.timer.Reset(wait)
+		select {
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		case <-p.timer.C:
 		}
-		if lastVideo >= 0 && t > lastVideo {
-			end = max(end, t+(t-lastVideo))
-		}
-		lastVideo = t
-		return m.writeVideo(fromClock(t+ptsOffset(pts, dts), videoTimescale), au)
 	}
-	if setup.video == formatH265 {
-		r.OnDataH265(video, onVideo)
-	} else {
-		r.OnDataH264(video, onVideo)
+	return p.ctx.Err()
+}
+
+// maxTime is the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
 	}
-	if audio != nil {
-		r.OnDataMPEG4Audio(audio, func(pts int64, aus [][]byte) error {
-			t, err := at(pts)
-			if err != nil {
-				return err
-			}
-			m.writeAudio(fromClock(t, videoTimescale), aus)
-			return nil
-		})
-	}
-	for {
-		if err := r.Read(); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return end, nil
-			}
-			return 0, err
-		}
-	}
+	return b
 }

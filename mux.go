@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 )
 
 // Video formats decoder relays.
@@ -49,11 +44,6 @@ type trackSetup struct {
 	// stream carries them.
 	vps, sps, pps []byte
 	audio         *mpeg4audio.AudioSpecificConfig // nil without audio
-}
-
-// dtsExtractor times frames in decode order; H.264 and H.265 each have one.
-type dtsExtractor interface {
-	Extract(au [][]byte, pts int64) (int64, error)
 }
 
 // muxer turns one source's access units into fragmented MP4 for its feed,
@@ -102,6 +92,15 @@ type muxer struct {
 	audioSynced bool
 	audioBehind int // packets in a row that went back in time
 	seq         uint32
+	// lastOut is when this connection began or last published a video
+	// frame; problem is why frames were dropped since, if there was
+	// anything wrong with them. A source that publishes nothing for long
+	// says why (see unplayable) instead of connecting forever.
+	lastOut time.Time
+	problem error
+	// frames counts the video frames muxed, for a source that must notice
+	// when a whole pass of a file had none to play.
+	frames uint64
 }
 
 // heldFrame is a muxed frame waiting for its duration.
@@ -128,6 +127,10 @@ func (m *muxer) reset(setup trackSetup) {
 	m.connLive = false
 	m.audioSynced = false
 	m.dts = nil
+	m.lastOut, m.problem = time.Now(), nil
+	if err := checkParameterSet(setup.video, &setup.sps); err != nil {
+		m.setup.sps, m.problem = nil, permanent(err)
+	}
 }
 
 // end ends the current connection: the held frame goes out (a viewer
@@ -149,30 +152,86 @@ func (m *muxer) lost() {
 	m.waitKey = true
 }
 
+// dropped tells the muxer that the source had to drop a frame for problem
+// (one too large, say): it waits for a keyframe, and says why if nothing
+// plays.
+func (m *muxer) dropped(problem error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.waitKey = true
+	m.problem = problem
+}
+
+// noKeyframeTimeouts is how many source timeouts a connection may go
+// without a keyframe when nothing else is wrong: some cameras send one
+// every ten seconds or more.
+const noKeyframeTimeouts = 3
+
+// unplayable reports why the current connection has published no video
+// for longer than timeout, or nil while it plays, or is within its time.
+func (m *muxer) unplayable(timeout time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	quiet := time.Since(m.lastOut)
+	switch {
+	case quiet <= timeout:
+		return nil
+	case m.problem != nil:
+		return m.problem
+	case quiet > noKeyframeTimeouts*timeout:
+		return fmt.Errorf("the camera sent no keyframe in %v", quiet.Round(time.Second))
+	}
+	return nil
+}
+
 // writeVideo muxes one access unit with its presentation time on the
 // connection's clock. Frames before the connection's first keyframe, and
-// those that cannot be timed, are dropped. An error means that the stream
-// cannot be played, such as an SPS that does not parse.
-func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
+// those that cannot be timed or are unusable, are dropped; what made them
+// unusable is kept for unplayable.
+func (m *muxer) writeVideo(pts time.Duration, au [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	nalus := m.takeParameterSets(au)
 	if len(nalus) == 0 {
-		return nil
+		return
 	}
 	key := m.isKeyframe(nalus)
-	if m.waitKey && !key {
-		return nil
-	}
-	if key {
-		if len(m.setup.sps) == 0 || len(m.setup.pps) == 0 || (m.setup.video == formatH265 && len(m.setup.vps) == 0) {
-			return nil // parameter sets not seen yet: wait for the next keyframe
-		}
-		if err := m.updateInit(); err != nil {
-			return permanent(err)
-		}
+	if (m.waitKey && !key) || (key && !m.readyForKeyframe()) {
+		return
 	}
 	pts90 := toClock(pts, videoTimescale)
+	dts, ok := m.decodeTime(nalus, key, pts90)
+	if !ok {
+		return
+	}
+	if !m.offsetSet {
+		m.offset, m.offsetSet = m.continueAt(dts, pts90), true
+	}
+	m.place(dts+m.offset, pts90+m.offset, key, nalus)
+}
+
+// readyForKeyframe reports whether a keyframe can be published: its
+// parameter sets are known and make an init. If not, it keeps why and the
+// muxer waits for the next keyframe.
+func (m *muxer) readyForKeyframe() bool {
+	if len(m.setup.sps) == 0 || len(m.setup.pps) == 0 || (m.setup.video == formatH265 && len(m.setup.vps) == 0) {
+		if m.problem == nil {
+			m.problem = fmt.Errorf("the camera sent no parameter sets (%s) with its keyframes, neither in its SDP nor in the stream", m.parameterSetNames())
+		}
+		m.waitKey = true
+		return false
+	}
+	if err := m.updateInit(); err != nil {
+		m.problem = permanent(err)
+		m.waitKey = true
+		return false
+	}
+	return true
+}
+
+// decodeTime times a frame in decode order, or reports that it cannot be
+// timed (then the muxer waits for a keyframe).
+func (m *muxer) decodeTime(nalus [][]byte, key bool, pts90 int64) (int64, bool) {
 	dtsInput := nalus
 	if key {
 		dtsInput = append(m.parameterSets(), nalus...)
@@ -187,12 +246,14 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 		// A lost packet or a broken encoder: start again at a keyframe.
 		m.waitKey = true
 		m.dts = m.newDTSExtractor()
-		return nil
+		return 0, false
 	}
-	if !m.offsetSet {
-		m.offset, m.offsetSet = m.continueAt(dts, pts90), true
-	}
-	outDTS, outPTS := dts+m.offset, pts90+m.offset
+	return dts, true
+}
+
+// place puts a timed frame on the output timeline: the held frame goes out
+// with its exact duration, and this one is held.
+func (m *muxer) place(outDTS, outPTS int64, key bool, nalus [][]byte) {
 	if m.held != nil {
 		d := outDTS - m.held.dts
 		if d <= 0 || d > maxFrameDuration {
@@ -201,7 +262,7 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 			// Going back mid-GOP leaves frames that cannot be placed.
 			if d <= 0 && !key {
 				m.waitKey = true
-				return nil
+				return
 			}
 			shift := m.continueAt(outDTS, outPTS)
 			m.offset += shift
@@ -218,7 +279,7 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 	payload, err := h264.AVCC(nalus).Marshal()
 	if err != nil {
 		m.waitKey = true
-		return nil
+		return
 	}
 	m.held = &heldFrame{dts: outDTS, pts: outPTS, key: key, payload: payload}
 	m.lastDTS, m.hasLast = outDTS, true
@@ -227,7 +288,7 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) error {
 		m.held.init = m.init
 	}
 	m.waitKey = false
-	return nil
+	m.frames++
 }
 
 // continueAt returns the shift that puts a keyframe with these decode and
@@ -264,6 +325,14 @@ func (m *muxer) flushHeld(d int64) {
 		m.feed.SetInit(h.init)
 	}
 	m.feed.Publish(Message{Data: data, Binary: true, Start: h.key})
+	m.lastOut, m.problem = time.Now(), nil
+}
+
+// framesMuxed is the number of video frames muxed so far.
+func (m *muxer) framesMuxed() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.frames
 }
 
 // writeAudio muxes AAC access units, the first presented at pts on the
@@ -328,173 +397,4 @@ func (m *muxer) fragment(track int, baseTime uint64, samples []*fmp4.Sample, siz
 		return nil
 	}
 	return buf.Bytes()
-}
-
-// takeParameterSets records the parameter sets and drops what a player
-// does not need from the access unit: they go in the init, and delimiters
-// and filler are noise. au itself is left as it was.
-func (m *muxer) takeParameterSets(au [][]byte) [][]byte {
-	nalus := make([][]byte, 0, len(au))
-	for _, n := range au {
-		paramSet, drop := m.classify(n)
-		if paramSet != nil {
-			*paramSet = bytes.Clone(n)
-		} else if !drop {
-			nalus = append(nalus, n)
-		}
-	}
-	return nalus
-}
-
-// classify returns where a parameter set NAL unit is kept, or whether a
-// NAL unit is dropped (empty, delimiter, filler).
-func (m *muxer) classify(n []byte) (paramSet *[]byte, drop bool) {
-	if m.setup.video == formatH265 {
-		if len(n) < 2 {
-			return nil, true
-		}
-		switch h265.NALUType((n[0] >> 1) & 0x3f) {
-		case h265.NALUType_VPS_NUT:
-			return &m.setup.vps, false
-		case h265.NALUType_SPS_NUT:
-			return &m.setup.sps, false
-		case h265.NALUType_PPS_NUT:
-			return &m.setup.pps, false
-		case h265.NALUType_AUD_NUT, h265.NALUType_FD_NUT:
-			return nil, true
-		}
-		return nil, false
-	}
-	if len(n) == 0 {
-		return nil, true
-	}
-	switch h264.NALUType(n[0] & 0x1f) {
-	case h264.NALUTypeSPS:
-		return &m.setup.sps, false
-	case h264.NALUTypePPS:
-		return &m.setup.pps, false
-	case h264.NALUTypeAccessUnitDelimiter, h264.NALUTypeFillerData:
-		return nil, true
-	}
-	return nil, false
-}
-
-func (m *muxer) isKeyframe(nalus [][]byte) bool {
-	if m.setup.video == formatH265 {
-		return h265.IsRandomAccess(nalus)
-	}
-	return h264.IsRandomAccess(nalus)
-}
-
-func (m *muxer) parameterSets() [][]byte {
-	if m.setup.video == formatH265 {
-		return [][]byte{m.setup.vps, m.setup.sps, m.setup.pps}
-	}
-	return [][]byte{m.setup.sps, m.setup.pps}
-}
-
-func (m *muxer) newDTSExtractor() dtsExtractor {
-	if m.setup.video == formatH265 {
-		d := &h265.DTSExtractor{}
-		d.Initialize()
-		return d
-	}
-	d := &h264.DTSExtractor{}
-	d.Initialize()
-	return d
-}
-
-// updateInit builds the init for the current parameters unless viewers
-// have it already. Called at a keyframe.
-func (m *muxer) updateInit() error {
-	var audioKey string
-	if m.setup.audio != nil {
-		audioKey = fmt.Sprintf("%+v", *m.setup.audio)
-	}
-	key := strings.Join([]string{m.setup.video, string(m.setup.vps), string(m.setup.sps), string(m.setup.pps), audioKey}, "|")
-	if key == m.initKey && m.dts != nil {
-		return nil
-	}
-	m.dts = m.newDTSExtractor()
-	if key == m.initKey {
-		return nil
-	}
-	init, err := buildInit(m.setup)
-	if err != nil {
-		return err
-	}
-	m.init, m.initKey = init.mediaInit, key
-	if init.fps > 0 {
-		m.frameDur = int64(videoTimescale / init.fps)
-	}
-	return nil
-}
-
-// builtInit is a mediaInit with the figures the muxer uses itself.
-type builtInit struct {
-	*mediaInit
-	fps float64
-}
-
-// buildInit makes the init message and segment for setup.
-func buildInit(setup trackSetup) (builtInit, error) {
-	info := initInfo{Type: msgInit, Video: videoInfo{Format: setup.video}}
-	var videoCodec codecs.Codec
-	var err error
-	switch setup.video {
-	case formatH264:
-		var sps h264.SPS
-		if err := sps.Unmarshal(setup.sps); err != nil {
-			return builtInit{}, fmt.Errorf("invalid H.264 SPS: %w", err)
-		}
-		info.Video.Width, info.Video.Height, info.Video.FPS = sps.Width(), sps.Height(), sps.FPS()
-		info.Video.Codec, err = h264CodecString(setup.sps)
-		videoCodec = &codecs.H264{SPS: setup.sps, PPS: setup.pps}
-	case formatH265:
-		var sps h265.SPS
-		if err := sps.Unmarshal(setup.sps); err != nil {
-			return builtInit{}, fmt.Errorf("invalid H.265 SPS: %w", err)
-		}
-		info.Video.Width, info.Video.Height, info.Video.FPS = sps.Width(), sps.Height(), sps.FPS()
-		info.Video.Codec, err = h265CodecString(setup.sps)
-		videoCodec = &codecs.H265{VPS: setup.vps, SPS: setup.sps, PPS: setup.pps}
-	default:
-		return builtInit{}, fmt.Errorf("unsupported video format %q", setup.video)
-	}
-	if err != nil {
-		return builtInit{}, err
-	}
-	if !(info.Video.FPS >= 1 && info.Video.FPS <= 240) {
-		info.Video.FPS = 0 // absent or nonsense timing info (NaN included)
-	}
-	info.Video.FPS = float64(int(info.Video.FPS*100+0.5)) / 100
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: videoTrackID, TimeScale: videoTimescale, Codec: videoCodec}}}
-	codecList := info.Video.Codec
-	if a := setup.audio; a != nil {
-		info.Audio = &audioInfo{Codec: aacCodecString(a), Format: "AAC", SampleRate: a.SampleRate, Channels: a.ChannelCount}
-		if info.Audio.Channels == 0 {
-			info.Audio.Channels = int(a.ChannelConfig)
-		}
-		codecList += "," + info.Audio.Codec
-		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(a.SampleRate), Codec: &codecs.MPEG4Audio{Config: *a}})
-	}
-	info.MIME = `video/mp4; codecs="` + codecList + `"`
-	var buf seekablebuffer.Buffer
-	if err := init.Marshal(&buf); err != nil {
-		return builtInit{}, fmt.Errorf("failed to write the init segment: %w", err)
-	}
-	infoJSON, _ := json.Marshal(info)
-	return builtInit{mediaInit: &mediaInit{info: infoJSON, segment: buf.Bytes()}, fps: info.Video.FPS}, nil
-}
-
-// toClock converts d to ticks of a clock of rate Hz without overflowing
-// for long-running streams.
-func toClock(d time.Duration, rate int) int64 {
-	return int64(d/time.Second)*int64(rate) + int64(d%time.Second)*int64(rate)/int64(time.Second)
-}
-
-// fromClock converts ticks of a clock of rate Hz to a duration.
-func fromClock(ticks int64, rate int) time.Duration {
-	r := int64(rate)
-	return time.Duration(ticks/r)*time.Second + time.Duration(ticks%r)*time.Second/time.Duration(r)
 }
