@@ -98,15 +98,6 @@ func parseLoadConfig(args []string, output io.Writer) (loadConfig, error) {
 	return c, nil
 }
 
-// isLoopbackHost reports whether host names this machine only.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // loadReport is the summary of a run; -json prints it as is.
 type loadReport struct {
 	Target         string         `json:"target"`
