@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -564,42 +562,10 @@ func closeCodeOf(err error) string {
 	return "abrupt"
 }
 
-// rawHandshake opens a TCP connection and performs a WebSocket handshake by
-// hand, for viewers that must misbehave in ways a library would not.
-func rawHandshake(ctx context.Context, target string) (net.Conn, *bufio.Reader, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, nil, err
-	}
-	d := net.Dialer{Timeout: loadDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return nil, nil, err
-	}
-	key := make([]byte, 16)
-	rand.Read(key)
-	conn.SetDeadline(time.Now().Add(loadDialTimeout))
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		u.RequestURI(), u.Host, base64.StdEncoding.EncodeToString(key))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		conn.Close()
-		return nil, nil, fmt.Errorf("handshake answered %s", resp.Status)
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, br, nil
-}
-
 // runSilentViewer reads everything and never writes: no pong, no close.
 // The server must drop it after its ping interval and pong timeout.
 func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed func()) {
-	conn, br, err := rawHandshake(ctx, target)
+	conn, br, err := rawHandshake(ctx, target, nil)
 	v.err, v.connected = err, err == nil
 	v.misbehave = time.Now()
 	dialed()
@@ -619,7 +585,7 @@ func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed f
 // churnOnce connects, reads the first frame and vanishes: RST, no close
 // frame, as a tab killed or a laptop lid shut.
 func churnOnce(ctx context.Context, target string) error {
-	conn, br, err := rawHandshake(ctx, target)
+	conn, br, err := rawHandshake(ctx, target, nil)
 	if err != nil {
 		return err
 	}
