@@ -7,16 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // loadConfig is what `decoder load` is asked to do.
@@ -110,21 +105,6 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// loadViewer is one viewer's figures, written by its goroutine only.
-type loadViewer struct {
-	connected  bool
-	err        error
-	firstMedia time.Duration
-	delays     []time.Duration
-	maxSilence time.Duration
-	messages   int64
-	bytes      int64
-	drops      uint64
-	closeCode  string
-	closedAt   time.Time // when the server closed it
-	misbehave  time.Time // when it began misbehaving
-}
-
 // loadTarget runs the scenario and gathers the report.
 func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	u, _ := url.Parse(cfg.URL)
@@ -136,25 +116,21 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	defer cancel()
 	kinds := []struct {
 		n    int
-		kind string
-	}{{cfg.Viewers, "healthy"}, {cfg.Slow, "slow"}, {cfg.Frozen, "frozen"}, {cfg.Silent, "silent"}}
+		kind viewerKind
+	}{{cfg.Viewers, healthyViewer}, {cfg.Slow, slowViewer}, {cfg.Frozen, frozenViewer}, {cfg.Silent, silentViewer}}
 	total := cfg.Viewers + cfg.Slow + cfg.Frozen + cfg.Silent
 	viewers := make([]*loadViewer, 0, total)
-	viewerKind := make([]string, 0, total)
-	var received, receivedBytes atomic.Int64
+	var tally loadTally
 	var wg sync.WaitGroup
 	// dialing counts the viewers still connecting: the target is measured
 	// once every viewer has connected or failed.
 	var dialing sync.WaitGroup
-	// Measuring starts when every viewer has connected.
-	var measuring atomic.Bool
 	start := time.Now()
 	i := 0
 	for _, k := range kinds {
 		for range k.n {
-			v := &loadViewer{}
+			v := &loadViewer{kind: k.kind}
 			viewers = append(viewers, v)
-			viewerKind = append(viewerKind, k.kind)
 			if cfg.Ramp > 0 && total > 1 {
 				due := start.Add(cfg.Ramp * time.Duration(i) / time.Duration(total-1))
 				select {
@@ -163,14 +139,13 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 				}
 			}
 			i++
-			kind := k.kind
 			dialing.Add(1)
 			wg.Go(func() {
-				switch kind {
-				case "silent":
+				switch v.kind {
+				case silentViewer:
 					runSilentViewer(ctx, cfg.URL, v, dialing.Done)
 				default:
-					runLoadViewer(ctx, cfg, kind, v, dialing.Done, &measuring, &received, &receivedBytes)
+					runLoadViewer(ctx, cfg.URL, cfg.SlowRate, v, dialing.Done, &tally)
 				}
 			})
 		}
@@ -200,7 +175,8 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 
 	dialing.Wait()
 	held, heldErr := readMetrics(ctx, metricsURL)
-	measuring.Store(true)
+	// Measuring starts when every viewer has connected.
+	tally.measuring.Store(true)
 	measureStart := time.Now()
 	churn0 := churnCycles.Load()
 	// The server's viewer count shows when it has closed every viewer that
@@ -214,8 +190,8 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	// The server may count a viewer a moment after its handshake: the
 	// healthy viewers connected are what must remain.
 	healthy := 0
-	for i, v := range viewers {
-		if v.connected && viewerKind[i] == "healthy" {
+	for _, v := range viewers {
+		if v.connected && v.kind == healthyViewer {
 			healthy++
 		}
 	}
@@ -250,9 +226,9 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 		case <-time.After(cfg.Duration):
 		}
 	}
-	measuring.Store(false)
+	tally.measuring.Store(false)
 	elapsed := time.Since(measureStart)
-	msgs, byteCount := received.Load(), receivedBytes.Load()
+	msgs, byteCount := tally.messages.Load(), tally.bytes.Load()
 	churned := churnCycles.Load() - churn0
 	during, duringErr := readMetrics(ctx, metricsURL)
 	stopPoll()
@@ -270,10 +246,10 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 		Closes: map[string]int{},
 	}
 	var firsts, delays, silences []time.Duration
-	groups := map[string]*groupReport{}
-	var closedAfter = map[string][]time.Duration{}
-	for i, v := range viewers {
-		kind := viewerKind[i]
+	groups := map[viewerKind]*groupReport{}
+	var closedAfter = map[viewerKind][]time.Duration{}
+	for _, v := range viewers {
+		kind := v.kind
 		if !v.connected {
 			r.Failed++
 			if r.FailureSample == "" && v.err != nil {
@@ -282,7 +258,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 			continue
 		}
 		r.Connected++
-		if kind == "healthy" {
+		if kind == healthyViewer {
 			if v.firstMedia > 0 {
 				firsts = append(firsts, v.firstMedia)
 			}
@@ -300,7 +276,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 			groups[kind] = g
 		}
 		g.Count++
-		if kind == "frozen" {
+		if kind == frozenViewer {
 			continue // its close cannot be seen from here: see MisbehavingClosedAfterMS
 		}
 		if v.closedAt.IsZero() {
@@ -322,7 +298,7 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 	for kind, g := range groups {
 		g.ClosedAfterMS = percentilesOf(closedAfter[kind])
 	}
-	r.Slow, r.Frozen, r.Silent = groups["slow"], groups["frozen"], groups["silent"]
+	r.Slow, r.Frozen, r.Silent = groups[slowViewer], groups[frozenViewer], groups[silentViewer]
 	if cfg.Churn > 0 {
 		r.Churn = &churn
 	}
@@ -343,159 +319,4 @@ func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
 		}
 	}
 	return r, nil
-}
-
-// runLoadViewer is a viewer that reads like a browser: every message, with
-// pings answered by the WebSocket library as it reads. Slow viewers read
-// at a fraction of the rate they measured in their first second; frozen
-// ones stop reading after their first message.
-func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadViewer, dialed func(), measuring *atomic.Bool, received, receivedBytes *atomic.Int64) {
-	dialedAt := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, loadDialTimeout)
-	var opts *websocket.DialOptions
-	if kind != "healthy" {
-		// A small receive buffer, so that what the viewer does not read
-		// backs up to the server quickly, as on a slow link.
-		opts = &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if tc, ok := conn.(*net.TCPConn); ok {
-					tc.SetReadBuffer(16 << 10)
-				}
-				return conn, err
-			},
-		}}}
-	}
-	c, _, err := websocket.Dial(dctx, cfg.URL, opts)
-	cancel()
-	v.err, v.connected = err, err == nil
-	dialed()
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(16 << 20)
-	last := time.Now()
-	var slowGap time.Duration
-	for {
-		typ, data, err := c.Read(ctx)
-		now := time.Now()
-		if err != nil {
-			if ctx.Err() == nil {
-				v.closedAt = now
-				v.closeCode = closeCodeOf(err)
-			}
-			return
-		}
-		if v.messages > 0 && measuring.Load() {
-			v.maxSilence = max(v.maxSilence, now.Sub(last))
-		}
-		last = now
-		v.messages++
-		v.bytes += int64(len(data))
-		if measuring.Load() && kind == "healthy" {
-			received.Add(1)
-			receivedBytes.Add(int64(len(data)))
-		}
-		if typ == websocket.MessageBinary {
-			if v.firstMedia == 0 && len(data) > 8 && string(data[4:8]) == "moof" {
-				v.firstMedia = now.Sub(dialedAt)
-			}
-		} else {
-			v.readText(data, now, dialedAt, measuring.Load())
-		}
-		switch kind {
-		case "frozen":
-			if v.messages == 1 {
-				// Stop reading and keep the socket: the server must notice
-				// by its write deadline. Its close cannot be seen without
-				// reading, so the report times it from the server's
-				// viewer count.
-				v.misbehave = time.Now()
-				<-ctx.Done()
-				return
-			}
-		case "slow":
-			if v.misbehave.IsZero() && now.Sub(dialedAt) > time.Second && v.messages > 1 {
-				rate := float64(v.messages) / now.Sub(dialedAt).Seconds()
-				slowGap = time.Duration(float64(time.Second) / (rate * cfg.SlowRate))
-				v.misbehave = now
-			}
-			if slowGap > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(slowGap):
-				}
-			}
-		}
-	}
-}
-
-// readText takes what a viewer learns from a JSON message: the producer's
-// timestamp (demo-text) for the fan-out delay, and the server's drop count.
-func (v *loadViewer) readText(data []byte, now, dialed time.Time, measuring bool) {
-	var m struct {
-		Type  string `json:"type"`
-		TS    int64  `json:"ts"`
-		Drops uint64 `json:"drops"`
-	}
-	if json.Unmarshal(data, &m) != nil {
-		return
-	}
-	switch m.Type {
-	case "data":
-		if v.firstMedia == 0 {
-			v.firstMedia = now.Sub(dialed)
-		}
-		if measuring && m.TS > 0 {
-			v.delays = append(v.delays, now.Sub(time.Unix(0, m.TS)))
-		}
-	case "stats":
-		v.drops = m.Drops
-	}
-}
-
-// closeCodeOf names how a connection ended: its close code, or "abrupt".
-func closeCodeOf(err error) string {
-	if code := websocket.CloseStatus(err); code != -1 {
-		return strconv.Itoa(int(code))
-	}
-	return "abrupt"
-}
-
-// runSilentViewer reads everything and never writes: no pong, no close.
-// The server must drop it after its ping interval and pong timeout.
-func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed func()) {
-	conn, br, err := rawHandshake(ctx, target, nil)
-	v.err, v.connected = err, err == nil
-	v.misbehave = time.Now()
-	dialed()
-	if err != nil {
-		return
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	io.Copy(io.Discard, br)
-	if ctx.Err() == nil {
-		v.closedAt = time.Now()
-		v.closeCode = "abrupt"
-	}
-	conn.Close()
-}
-
-// churnOnce connects, reads the first frame and vanishes: RST, no close
-// frame, as a tab killed or a laptop lid shut.
-func churnOnce(ctx context.Context, target string) error {
-	conn, br, err := rawHandshake(ctx, target, nil)
-	if err != nil {
-		return err
-	}
-	conn.SetReadDeadline(time.Now().Add(loadDialTimeout))
-	_, err = br.ReadByte()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
-	return err
 }

@@ -159,12 +159,12 @@ func (r *loadReport) print(w io.Writer) {
 		fmt.Fprintf(w, "frozen      %d stopped reading (a client cannot see when the server drops them: see server side)\n", r.Frozen.Count)
 	}
 	for _, g := range []struct {
-		name string
+		kind viewerKind
 		g    *groupReport
-	}{{"slow", r.Slow}, {"silent", r.Silent}} {
+	}{{slowViewer, r.Slow}, {silentViewer, r.Silent}} {
 		if g.g != nil {
 			fmt.Fprintf(w, "%-11s %d: closed by the server after p50 %.0f ms, max %.0f ms; %d still open; closes %v\n",
-				g.name, g.g.Count, g.g.ClosedAfterMS.P50, g.g.ClosedAfterMS.Max, g.g.StillOpen, g.g.Closes)
+				g.kind, g.g.Count, g.g.ClosedAfterMS.P50, g.g.ClosedAfterMS.Max, g.g.StillOpen, g.g.Closes)
 		}
 	}
 	if r.MisbehavingClosedAfterMS > 0 {
