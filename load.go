@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +36,8 @@ const (
 	loadDialTimeout = 10 * time.Second
 )
 
+// parseLoadConfig reads `decoder load`'s flags, and refuses a run it should
+// not make: see check.
 func parseLoadConfig(args []string, output io.Writer) (loadConfig, error) {
 	var c loadConfig
 	fs := flag.NewFlagSet("decoder load", flag.ContinueOnError)
@@ -63,27 +64,33 @@ func parseLoadConfig(args []string, output io.Writer) (loadConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q; see decoder load -h", fs.Arg(0))
 	}
+	return c, c.check()
+}
+
+// check refuses a run outside the bounds of a measuring tool, and, unless
+// allowed, one against another machine, which would be an attack on it.
+func (c loadConfig) check() error {
 	total := c.Viewers + c.Slow + c.Frozen + c.Silent + c.Churn
 	switch {
 	case c.Viewers < 0 || c.Slow < 0 || c.Frozen < 0 || c.Silent < 0 || c.Churn < 0 || c.ChurnTotal < 0:
-		return c, errors.New("counts must not be negative")
+		return errors.New("counts must not be negative")
 	case total == 0:
-		return c, errors.New("nothing to do: give -viewers, -slow, -frozen, -silent or -churn")
+		return errors.New("nothing to do: give -viewers, -slow, -frozen, -silent or -churn")
 	case total > loadMaxViewers:
-		return c, fmt.Errorf("at most %d connections at once, asked for %d", loadMaxViewers, total)
+		return fmt.Errorf("at most %d connections at once, asked for %d", loadMaxViewers, total)
 	case c.Duration <= 0 || c.Duration > loadMaxDuration || c.Ramp < 0 || c.Ramp > loadMaxDuration:
-		return c, fmt.Errorf("-duration must be from 1ns to %v and -ramp from 0 to %v", loadMaxDuration, loadMaxDuration)
+		return fmt.Errorf("-duration must be from 1ns to %v and -ramp from 0 to %v", loadMaxDuration, loadMaxDuration)
 	case c.SlowRate <= 0 || c.SlowRate >= 1:
-		return c, errors.New("-slow-rate must be between 0 and 1")
+		return errors.New("-slow-rate must be between 0 and 1")
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return c, fmt.Errorf("-url must be a ws:// or wss:// URL such as ws://127.0.0.1:3000/live?url=demo://")
+		return fmt.Errorf("-url must be a ws:// or wss:// URL such as ws://127.0.0.1:3000/live?url=demo://")
 	}
 	if !c.AllowRemote && !isLoopbackHost(u.Hostname()) {
-		return c, fmt.Errorf("%s is not this machine; load other machines only with -allow-remote", u.Hostname())
+		return fmt.Errorf("%s is not this machine; load other machines only with -allow-remote", u.Hostname())
 	}
-	return c, nil
+	return nil
 }
 
 // runLoad is `decoder load`.
@@ -105,218 +112,305 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// loadTarget runs the scenario and gathers the report.
-func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
-	u, _ := url.Parse(cfg.URL)
-	metricsURL := (&url.URL{Scheme: strings.Replace(u.Scheme, "ws", "http", 1), Host: u.Host, Path: "/metrics"}).String()
-	before, metricsErr := readMetrics(ctx, metricsURL)
-
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	kinds := []struct {
-		n    int
-		kind viewerKind
-	}{{cfg.Viewers, healthyViewer}, {cfg.Slow, slowViewer}, {cfg.Frozen, frozenViewer}, {cfg.Silent, silentViewer}}
-	total := cfg.Viewers + cfg.Slow + cfg.Frozen + cfg.Silent
-	viewers := make([]*loadViewer, 0, total)
-	var tally loadTally
-	var wg sync.WaitGroup
+// loadRun is one run of `decoder load`: its viewers, its churn and what
+// they share.
+type loadRun struct {
+	cfg        loadConfig
+	metricsURL string
+	// viewers are in the order they connect: healthy, slow, frozen, silent.
+	viewers []*loadViewer
+	tally   loadTally
 	// dialing counts the viewers still connecting: the target is measured
 	// once every viewer has connected or failed.
-	var dialing sync.WaitGroup
-	start := time.Now()
-	i := 0
-	for _, k := range kinds {
+	dialing  sync.WaitGroup
+	viewing  sync.WaitGroup // the viewers
+	churning sync.WaitGroup // the churn workers
+	// churnCycles counts the churn cycles completed, churnFailed those
+	// that failed.
+	churnCycles, churnFailed atomic.Int64
+}
+
+// loadWindow is what a run measured while it held its viewers.
+type loadWindow struct {
+	elapsed time.Duration
+	// messages and bytes are what the healthy viewers received.
+	messages, bytes int64
+	churned         int64 // churn cycles completed
+	// goneAt is when the target's viewer count showed every misbehaving
+	// viewer gone; zero if it did not, or was not watched.
+	goneAt time.Time
+}
+
+// newLoadRun makes the run's viewers, each of its kind, in the order they
+// will connect.
+func newLoadRun(cfg loadConfig) *loadRun {
+	run := &loadRun{cfg: cfg, metricsURL: metricsURLOf(cfg.URL)}
+	for _, k := range []struct {
+		n    int
+		kind viewerKind
+	}{{cfg.Viewers, healthyViewer}, {cfg.Slow, slowViewer}, {cfg.Frozen, frozenViewer}, {cfg.Silent, silentViewer}} {
 		for range k.n {
-			v := &loadViewer{kind: k.kind}
-			viewers = append(viewers, v)
-			if cfg.Ramp > 0 && total > 1 {
-				due := start.Add(cfg.Ramp * time.Duration(i) / time.Duration(total-1))
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Until(due)):
-				}
-			}
-			i++
-			dialing.Add(1)
-			wg.Go(func() {
-				switch v.kind {
-				case silentViewer:
-					runSilentViewer(ctx, cfg.URL, v, dialing.Done)
-				default:
-					runLoadViewer(ctx, cfg.URL, cfg.SlowRate, v, dialing.Done, &tally)
-				}
-			})
+			run.viewers = append(run.viewers, &loadViewer{kind: k.kind})
 		}
 	}
-	var churn churnReport
-	var churnWG sync.WaitGroup
-	var churnCycles, churnFailed atomic.Int64
-	churnCtx, stopChurn := context.WithCancel(ctx)
+	return run
+}
+
+// loadTarget runs the scenario and gathers the report: it connects the
+// viewers over the ramp and starts the churn, holds them all for the
+// duration once connected, and ends them. The target's /metrics, read
+// before, once all are connected, at the end and once drained, give the
+// server's side.
+func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
+	run := newLoadRun(cfg)
+	before, beforeErr := readMetrics(ctx, run.metricsURL)
+	runCtx, stopViewers := context.WithCancel(ctx)
+	defer stopViewers()
+	churnCtx, stopChurn := context.WithCancel(runCtx)
 	defer stopChurn()
-	for range cfg.Churn {
-		churnWG.Go(func() {
-			for churnCtx.Err() == nil {
-				if cfg.ChurnTotal > 0 && churnCycles.Load() >= int64(cfg.ChurnTotal) {
-					stopChurn()
-					return
-				}
-				if err := churnOnce(churnCtx, cfg.URL); err != nil {
-					if churnCtx.Err() == nil {
-						churnFailed.Add(1)
-					}
-				} else {
-					churnCycles.Add(1)
-				}
-			}
-		})
-	}
-
-	dialing.Wait()
-	held, heldErr := readMetrics(ctx, metricsURL)
-	// Measuring starts when every viewer has connected.
-	tally.measuring.Store(true)
-	measureStart := time.Now()
-	churn0 := churnCycles.Load()
-	// The server's viewer count shows when it has closed every viewer that
-	// misbehaves (frozen ones included, whose close a client cannot see).
-	// Churning connections would blur it.
-	misbehaving := cfg.Slow + cfg.Frozen + cfg.Silent
-	var goneAt atomic.Int64
-	var pollWG sync.WaitGroup
-	pollCtx, stopPoll := context.WithCancel(ctx)
-	defer stopPoll()
-	// The server may count a viewer a moment after its handshake: the
-	// healthy viewers connected are what must remain.
-	healthy := 0
-	for _, v := range viewers {
-		if v.connected && v.kind == healthyViewer {
-			healthy++
-		}
-	}
-	if misbehaving > 0 && cfg.Churn == 0 && heldErr == nil {
-		pollWG.Go(func() {
-			tick := time.NewTicker(100 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-pollCtx.Done():
-					return
-				case <-tick.C:
-				}
-				m, err := readMetrics(pollCtx, metricsURL)
-				if err == nil && m["decoder_viewers"] <= float64(healthy) {
-					goneAt.Store(time.Now().UnixNano())
-					return
-				}
-			}
-		})
-	}
-	if cfg.ChurnTotal > 0 && total == 0 {
-		// Churn alone with a total: run until it is reached, bounded by
-		// the duration.
-		select {
-		case <-churnCtx.Done():
-		case <-time.After(cfg.Duration):
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-		case <-time.After(cfg.Duration):
-		}
-	}
-	tally.measuring.Store(false)
-	elapsed := time.Since(measureStart)
-	msgs, byteCount := tally.messages.Load(), tally.bytes.Load()
-	churned := churnCycles.Load() - churn0
-	during, duringErr := readMetrics(ctx, metricsURL)
-	stopPoll()
-	pollWG.Wait()
+	run.dialViewers(runCtx)
+	run.startChurn(churnCtx, stopChurn)
+	run.dialing.Wait()
+	held, heldErr := readMetrics(runCtx, run.metricsURL)
+	w, during, duringErr := run.measure(runCtx, churnCtx, heldErr == nil)
 	stopChurn()
-	churnWG.Wait()
-	cancel()
-	wg.Wait()
-	churn.Cycles, churn.Failed = churnCycles.Load(), churnFailed.Load()
-	churn.PerSecond = float64(churned) / elapsed.Seconds()
-
-	r := &loadReport{
-		Target: cfg.URL, Viewers: cfg.Viewers, Seconds: elapsed.Seconds(),
-		MessagesPerSec: float64(msgs) / elapsed.Seconds(), BytesPerSec: float64(byteCount) / elapsed.Seconds(),
-		Closes: map[string]int{},
-	}
-	var firsts, delays, silences []time.Duration
-	groups := map[viewerKind]*groupReport{}
-	var closedAfter = map[viewerKind][]time.Duration{}
-	for _, v := range viewers {
-		kind := v.kind
-		if !v.connected {
-			r.Failed++
-			if r.FailureSample == "" && v.err != nil {
-				r.FailureSample = v.err.Error()
-			}
-			continue
-		}
-		r.Connected++
-		if kind == healthyViewer {
-			if v.firstMedia > 0 {
-				firsts = append(firsts, v.firstMedia)
-			}
-			delays = append(delays, v.delays...)
-			silences = append(silences, v.maxSilence)
-			r.Drops += v.drops
-			if v.closeCode != "" {
-				r.Closes[v.closeCode]++
-			}
-			continue
-		}
-		g := groups[kind]
-		if g == nil {
-			g = &groupReport{Closes: map[string]int{}}
-			groups[kind] = g
-		}
-		g.Count++
-		if kind == frozenViewer {
-			continue // its close cannot be seen from here: see MisbehavingClosedAfterMS
-		}
-		if v.closedAt.IsZero() {
-			g.StillOpen++
-		} else {
-			closedAfter[kind] = append(closedAfter[kind], v.closedAt.Sub(v.misbehave))
-			g.Closes[v.closeCode]++
-		}
-	}
-	var lastMisbehave time.Time
-	for _, v := range viewers {
-		if v.misbehave.After(lastMisbehave) {
-			lastMisbehave = v.misbehave
-		}
-	}
-	if at := goneAt.Load(); at != 0 && !lastMisbehave.IsZero() {
-		r.MisbehavingClosedAfterMS = float64(time.Unix(0, at).Sub(lastMisbehave).Microseconds()) / 1000
-	}
-	for kind, g := range groups {
-		g.ClosedAfterMS = percentilesOf(closedAfter[kind])
-	}
-	r.Slow, r.Frozen, r.Silent = groups[slowViewer], groups[frozenViewer], groups[silentViewer]
-	if cfg.Churn > 0 {
-		r.Churn = &churn
-	}
-	r.FirstMediaMS, r.DelayMS, r.MaxSilenceMS = percentilesOf(firsts), percentilesOf(delays), percentilesOf(silences)
-
-	if metricsErr == nil && heldErr == nil && duringErr == nil {
-		after := waitDrained(parent, metricsURL, before)
-		r.Server = &serverReport{
-			CPUPercent:      (during["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / elapsed.Seconds() * 100,
-			RSSBefore:       before["process_resident_memory_bytes"],
-			RSSHeld:         held["process_resident_memory_bytes"],
-			RSSAfter:        after["process_resident_memory_bytes"],
-			GoroutinesDelta: after["go_goroutines"] - before["go_goroutines"],
-			FDsDelta:        after["process_open_fds"] - before["process_open_fds"],
-			ViewersHeld:     held["decoder_viewers"],
-			ViewersAfter:    after["decoder_viewers"],
-			DroppedMessages: during["decoder_dropped_messages_total"] - held["decoder_dropped_messages_total"],
-		}
+	run.churning.Wait()
+	stopViewers()
+	run.viewing.Wait()
+	r := run.report(w)
+	if beforeErr == nil && heldErr == nil && duringErr == nil {
+		after := waitDrained(ctx, run.metricsURL, before)
+		r.Server = newServerReport(before, held, during, after, w.elapsed)
 	}
 	return r, nil
+}
+
+// dialViewers starts the viewers, spread evenly over the ramp, as a crowd
+// arrives; it returns once the last has started.
+func (run *loadRun) dialViewers(ctx context.Context) {
+	start := time.Now()
+	n := len(run.viewers)
+	for i, v := range run.viewers {
+		if run.cfg.Ramp > 0 && n > 1 {
+			due := start.Add(run.cfg.Ramp * time.Duration(i) / time.Duration(n-1))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(due)):
+			}
+		}
+		run.dialing.Add(1)
+		run.viewing.Go(func() {
+			if v.kind == silentViewer {
+				runSilentViewer(ctx, run.cfg.URL, v, run.dialing.Done)
+				return
+			}
+			runLoadViewer(ctx, run.cfg.URL, run.cfg.SlowRate, v, run.dialing.Done, &run.tally)
+		})
+	}
+}
+
+// startChurn starts the churn workers, which cycle until ctx ends or, if
+// the run has a churn total, they reach it and call stop.
+func (run *loadRun) startChurn(ctx context.Context, stop context.CancelFunc) {
+	for range run.cfg.Churn {
+		run.churning.Go(func() {
+			for ctx.Err() == nil {
+				if run.cfg.ChurnTotal > 0 && run.churnCycles.Load() >= int64(run.cfg.ChurnTotal) {
+					stop()
+					return
+				}
+				if err := churnOnce(ctx, run.cfg.URL); err != nil {
+					if ctx.Err() == nil {
+						run.churnFailed.Add(1)
+					}
+				} else {
+					run.churnCycles.Add(1)
+				}
+			}
+		})
+	}
+}
+
+// measure holds the connected viewers for the run's duration and returns
+// what they received meanwhile and the target's metrics at the end.
+// watchTarget says whether the target's metrics can be read, to see the
+// server close the misbehaving viewers.
+func (run *loadRun) measure(ctx, churnCtx context.Context, watchTarget bool) (loadWindow, map[string]float64, error) {
+	run.tally.measuring.Store(true)
+	start := time.Now()
+	churn0 := run.churnCycles.Load()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	var watching sync.WaitGroup
+	var goneAt time.Time
+	// Churning connections would blur the target's viewer count.
+	if watchTarget && run.cfg.Slow+run.cfg.Frozen+run.cfg.Silent > 0 && run.cfg.Churn == 0 {
+		healthy := run.connected(healthyViewer)
+		watching.Go(func() { goneAt = run.watchGone(watchCtx, healthy) })
+	}
+	run.hold(ctx, churnCtx)
+	run.tally.measuring.Store(false)
+	w := loadWindow{
+		elapsed:  time.Since(start),
+		messages: run.tally.messages.Load(),
+		bytes:    run.tally.bytes.Load(),
+		churned:  run.churnCycles.Load() - churn0,
+	}
+	during, err := readMetrics(ctx, run.metricsURL)
+	stopWatching()
+	watching.Wait()
+	w.goneAt = goneAt
+	return w, during, err
+}
+
+// connected counts the viewers of kind that connected.
+func (run *loadRun) connected(kind viewerKind) int {
+	n := 0
+	for _, v := range run.viewers {
+		if v.connected && v.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// watchGone reads the target's viewer count until it is down to the
+// healthy viewers connected, and returns when; zero if ctx ends first. The
+// count shows when the server has closed every misbehaving viewer, frozen
+// ones included, whose close a client cannot see. The server may count a
+// viewer a moment after its handshake: the healthy viewers connected, not
+// the count once they had, are what must remain.
+func (run *loadRun) watchGone(ctx context.Context, healthy int) time.Time {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return time.Time{}
+		case <-tick.C:
+		}
+		m, err := readMetrics(ctx, run.metricsURL)
+		if err == nil && m["decoder_viewers"] <= float64(healthy) {
+			return time.Now()
+		}
+	}
+}
+
+// hold waits for the run's duration; churn alone with a total ends when
+// the total is reached, if that comes first.
+func (run *loadRun) hold(ctx, churnCtx context.Context) {
+	done := ctx.Done()
+	if run.cfg.ChurnTotal > 0 && len(run.viewers) == 0 {
+		done = churnCtx.Done()
+	}
+	select {
+	case <-done:
+	case <-time.After(run.cfg.Duration):
+	}
+}
+
+// report gathers the viewers' figures and what the run measured into the
+// summary.
+func (run *loadRun) report(w loadWindow) *loadReport {
+	secs := w.elapsed.Seconds()
+	r := &loadReport{
+		Target: run.cfg.URL, Viewers: run.cfg.Viewers, Seconds: secs,
+		MessagesPerSec: float64(w.messages) / secs, BytesPerSec: float64(w.bytes) / secs,
+		Closes: map[string]int{},
+	}
+	f := viewerFigures{r: r, groups: map[viewerKind]*groupReport{}, closedAfter: map[viewerKind][]time.Duration{}}
+	for _, v := range run.viewers {
+		f.add(v)
+	}
+	f.finish()
+	r.MisbehavingClosedAfterMS = misbehavingClosedAfterMS(run.viewers, w.goneAt)
+	if run.cfg.Churn > 0 {
+		r.Churn = &churnReport{
+			Cycles:    run.churnCycles.Load(),
+			PerSecond: float64(w.churned) / secs,
+			Failed:    run.churnFailed.Load(),
+		}
+	}
+	return r
+}
+
+// viewerFigures gathers each viewer's figures into a report: distributions
+// over the healthy viewers, and a group for each kind of misbehaving one.
+type viewerFigures struct {
+	r                        *loadReport
+	firsts, delays, silences []time.Duration
+	groups                   map[viewerKind]*groupReport
+	// closedAfter is, by kind, how long after it began misbehaving the
+	// server closed each viewer.
+	closedAfter map[viewerKind][]time.Duration
+}
+
+// add counts a viewer: failed, healthy or in its misbehaving group.
+func (f *viewerFigures) add(v *loadViewer) {
+	switch {
+	case !v.connected:
+		f.r.Failed++
+		if f.r.FailureSample == "" && v.err != nil {
+			f.r.FailureSample = v.err.Error()
+		}
+	case v.kind == healthyViewer:
+		f.r.Connected++
+		if v.firstMedia > 0 {
+			f.firsts = append(f.firsts, v.firstMedia)
+		}
+		f.delays = append(f.delays, v.delays...)
+		f.silences = append(f.silences, v.maxSilence)
+		f.r.Drops += v.drops
+		if v.closeCode != "" {
+			f.r.Closes[v.closeCode]++
+		}
+	default:
+		f.r.Connected++
+		f.addMisbehaving(v)
+	}
+}
+
+// addMisbehaving counts a misbehaving viewer in its group, with how long
+// the server took to close it.
+func (f *viewerFigures) addMisbehaving(v *loadViewer) {
+	g := f.groups[v.kind]
+	if g == nil {
+		g = &groupReport{Closes: map[string]int{}}
+		f.groups[v.kind] = g
+	}
+	g.Count++
+	switch {
+	case v.kind == frozenViewer:
+		// Its close cannot be seen from here: see MisbehavingClosedAfterMS.
+	case v.closedAt.IsZero():
+		g.StillOpen++
+	default:
+		f.closedAfter[v.kind] = append(f.closedAfter[v.kind], v.closedAt.Sub(v.misbehave))
+		g.Closes[v.closeCode]++
+	}
+}
+
+// finish puts the distributions and groups into the report.
+func (f *viewerFigures) finish() {
+	for kind, g := range f.groups {
+		g.ClosedAfterMS = percentilesOf(f.closedAfter[kind])
+	}
+	f.r.Slow, f.r.Frozen, f.r.Silent = f.groups[slowViewer], f.groups[frozenViewer], f.groups[silentViewer]
+	f.r.FirstMediaMS, f.r.DelayMS, f.r.MaxSilenceMS = percentilesOf(f.firsts), percentilesOf(f.delays), percentilesOf(f.silences)
+}
+
+// misbehavingClosedAfterMS is how long after the last viewer began to
+// misbehave the target showed them all gone, at goneAt; 0 if it did not,
+// or none misbehaved.
+func misbehavingClosedAfterMS(viewers []*loadViewer, goneAt time.Time) float64 {
+	var last time.Time
+	for _, v := range viewers {
+		if v.misbehave.After(last) {
+			last = v.misbehave
+		}
+	}
+	if goneAt.IsZero() || last.IsZero() {
+		return 0
+	}
+	return float64(goneAt.Sub(last).Microseconds()) / 1000
 }

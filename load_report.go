@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,8 @@ type percentiles struct {
 	Max   float64 `json:"max"`
 }
 
+// percentilesOf summarises values, which it sorts in place, by the median,
+// the tail and the worst.
 func percentilesOf(values []time.Duration) percentiles {
 	if len(values) == 0 {
 		return percentiles{}
@@ -74,6 +77,8 @@ type groupReport struct {
 	Closes        map[string]int `json:"closes"`
 }
 
+// churnReport is how the churning connections fared: cycles completed in
+// all, their rate while the viewers were held, and handshakes that failed.
 type churnReport struct {
 	Cycles    int64   `json:"cycles"`
 	PerSecond float64 `json:"per_second"`
@@ -91,6 +96,30 @@ type serverReport struct {
 	ViewersHeld     float64 `json:"viewers_held"`
 	ViewersAfter    float64 `json:"viewers_after"`
 	DroppedMessages float64 `json:"dropped_messages"`
+}
+
+// newServerReport is what the run cost the target, from its metrics before
+// the run, held (all viewers connected), during (at the end of the hold) and
+// after (drained); elapsed is the hold's length.
+func newServerReport(before, held, during, after map[string]float64, elapsed time.Duration) *serverReport {
+	return &serverReport{
+		CPUPercent:      (during["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / elapsed.Seconds() * 100,
+		RSSBefore:       before["process_resident_memory_bytes"],
+		RSSHeld:         held["process_resident_memory_bytes"],
+		RSSAfter:        after["process_resident_memory_bytes"],
+		GoroutinesDelta: after["go_goroutines"] - before["go_goroutines"],
+		FDsDelta:        after["process_open_fds"] - before["process_open_fds"],
+		ViewersHeld:     held["decoder_viewers"],
+		ViewersAfter:    after["decoder_viewers"],
+		DroppedMessages: during["decoder_dropped_messages_total"] - held["decoder_dropped_messages_total"],
+	}
+}
+
+// metricsURLOf is the /metrics of the server of target, a ws:// or wss://
+// URL.
+func metricsURLOf(target string) string {
+	u, _ := url.Parse(target)
+	return (&url.URL{Scheme: strings.Replace(u.Scheme, "ws", "http", 1), Host: u.Host, Path: "/metrics"}).String()
 }
 
 // waitDrained reads the target's metrics until it has no viewers and its
@@ -136,6 +165,8 @@ func readMetrics(ctx context.Context, metricsURL string) (map[string]float64, er
 	return m, sc.Err()
 }
 
+// print writes the report for a person, one figure a line, leaving out
+// what the run did not measure.
 func (r *loadReport) print(w io.Writer) {
 	fmt.Fprintf(w, "target      %s\n", r.Target)
 	fmt.Fprintf(w, "viewers     %d connected, %d failed", r.Connected, r.Failed)
