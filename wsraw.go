@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,7 +42,8 @@ func rawHandshake(ctx context.Context, target string, header http.Header) (net.C
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	br, err := upgrade(conn, u, header)
 	if !stop() {
-		err = errors.Join(ctx.Err(), err)
+		// Cancelled: whatever the exchange gave, the deadline cut it.
+		err = ctx.Err()
 	}
 	if err != nil {
 		conn.Close()
