@@ -195,7 +195,7 @@ func hostAllowed(hostport string, names map[string]bool) bool {
 		return true
 	case net.ParseIP(host) != nil:
 		return true
-	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+	case isLocalhostName(host):
 		return true
 	}
 	return names[host]

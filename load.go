@@ -1,26 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // loadConfig is what `decoder load` is asked to do.
@@ -44,11 +34,10 @@ const (
 	loadMaxViewers  = 100_000
 	loadMaxDuration = time.Hour
 	loadDialTimeout = 10 * time.Second
-	// loadDrainWait bounds the wait, after the run, for the target to show
-	// no viewers before its resources are read for the leak check.
-	loadDrainWait = 20 * time.Second
 )
 
+// parseLoadConfig reads `decoder load`'s flags, and refuses a run it should
+// not make: see check.
 func parseLoadConfig(args []string, output io.Writer) (loadConfig, error) {
 	var c loadConfig
 	fs := flag.NewFlagSet("decoder load", flag.ContinueOnError)
@@ -75,113 +64,33 @@ func parseLoadConfig(args []string, output io.Writer) (loadConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q; see decoder load -h", fs.Arg(0))
 	}
+	return c, c.check()
+}
+
+// check refuses a run outside the bounds of a measuring tool, and, unless
+// allowed, one against another machine, which would be an attack on it.
+func (c loadConfig) check() error {
 	total := c.Viewers + c.Slow + c.Frozen + c.Silent + c.Churn
 	switch {
 	case c.Viewers < 0 || c.Slow < 0 || c.Frozen < 0 || c.Silent < 0 || c.Churn < 0 || c.ChurnTotal < 0:
-		return c, errors.New("counts must not be negative")
+		return errors.New("counts must not be negative")
 	case total == 0:
-		return c, errors.New("nothing to do: give -viewers, -slow, -frozen, -silent or -churn")
+		return errors.New("nothing to do: give -viewers, -slow, -frozen, -silent or -churn")
 	case total > loadMaxViewers:
-		return c, fmt.Errorf("at most %d connections at once, asked for %d", loadMaxViewers, total)
+		return fmt.Errorf("at most %d connections at once, asked for %d", loadMaxViewers, total)
 	case c.Duration <= 0 || c.Duration > loadMaxDuration || c.Ramp < 0 || c.Ramp > loadMaxDuration:
-		return c, fmt.Errorf("-duration must be from 1ns to %v and -ramp from 0 to %v", loadMaxDuration, loadMaxDuration)
+		return fmt.Errorf("-duration must be from 1ns to %v and -ramp from 0 to %v", loadMaxDuration, loadMaxDuration)
 	case c.SlowRate <= 0 || c.SlowRate >= 1:
-		return c, errors.New("-slow-rate must be between 0 and 1")
+		return errors.New("-slow-rate must be between 0 and 1")
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return c, fmt.Errorf("-url must be a ws:// or wss:// URL such as ws://127.0.0.1:3000/live?url=demo://")
+		return fmt.Errorf("-url must be a ws:// or wss:// URL such as ws://127.0.0.1:3000/live?url=demo://")
 	}
 	if !c.AllowRemote && !isLoopbackHost(u.Hostname()) {
-		return c, fmt.Errorf("%s is not this machine; load other machines only with -allow-remote", u.Hostname())
+		return fmt.Errorf("%s is not this machine; load other machines only with -allow-remote", u.Hostname())
 	}
-	return c, nil
-}
-
-// isLoopbackHost reports whether host names this machine only.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// loadReport is the summary of a run; -json prints it as is.
-type loadReport struct {
-	Target         string         `json:"target"`
-	Viewers        int            `json:"viewers"`
-	Connected      int            `json:"connected"`
-	Failed         int            `json:"failed"`
-	FailureSample  string         `json:"failure_sample,omitempty"`
-	Seconds        float64        `json:"seconds"`
-	MessagesPerSec float64        `json:"messages_per_second"`
-	BytesPerSec    float64        `json:"bytes_per_second"`
-	FirstMediaMS   percentiles    `json:"first_media_ms"`
-	DelayMS        percentiles    `json:"fanout_delay_ms"`
-	MaxSilenceMS   percentiles    `json:"max_silence_ms"`
-	Drops          uint64         `json:"drops"`
-	Closes         map[string]int `json:"closes"`
-	Slow           *groupReport   `json:"slow,omitempty"`
-	Frozen         *groupReport   `json:"frozen,omitempty"`
-	Silent         *groupReport   `json:"silent,omitempty"`
-	Churn          *churnReport   `json:"churn,omitempty"`
-	// MisbehavingClosedAfterMS is how long after the last viewer began to
-	// misbehave the server's viewer count showed all of them gone; 0 if
-	// it never did during the run.
-	MisbehavingClosedAfterMS float64       `json:"misbehaving_closed_after_ms,omitempty"`
-	Server                   *serverReport `json:"server,omitempty"`
-}
-
-// percentiles of a distribution, in milliseconds.
-type percentiles struct {
-	Count int     `json:"count"`
-	P50   float64 `json:"p50"`
-	P99   float64 `json:"p99"`
-	Max   float64 `json:"max"`
-}
-
-func percentilesOf(values []time.Duration) percentiles {
-	if len(values) == 0 {
-		return percentiles{}
-	}
-	slices.Sort(values)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return percentiles{
-		Count: len(values),
-		P50:   ms(values[len(values)/2]),
-		P99:   ms(values[min(len(values)-1, len(values)*99/100)]),
-		Max:   ms(values[len(values)-1]),
-	}
-}
-
-// groupReport is how a group of misbehaving viewers ended.
-type groupReport struct {
-	Count int `json:"count"`
-	// ClosedAfterMS is how long after it began misbehaving the server
-	// closed each one; those still open at the end are not in it.
-	ClosedAfterMS percentiles    `json:"closed_after_ms"`
-	StillOpen     int            `json:"still_open"`
-	Closes        map[string]int `json:"closes"`
-}
-
-type churnReport struct {
-	Cycles    int64   `json:"cycles"`
-	PerSecond float64 `json:"per_second"`
-	Failed    int64   `json:"failed"`
-}
-
-// serverReport compares the target's /metrics before and after the run.
-type serverReport struct {
-	CPUPercent      float64 `json:"cpu_percent"`
-	RSSBefore       float64 `json:"rss_before_bytes"`
-	RSSHeld         float64 `json:"rss_held_bytes"`
-	RSSAfter        float64 `json:"rss_after_bytes"`
-	GoroutinesDelta float64 `json:"goroutines_delta"`
-	FDsDelta        float64 `json:"fds_delta"`
-	ViewersHeld     float64 `json:"viewers_held"`
-	ViewersAfter    float64 `json:"viewers_after"`
-	DroppedMessages float64 `json:"dropped_messages"`
+	return nil
 }
 
 // runLoad is `decoder load`.
@@ -203,511 +112,305 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// loadViewer is one viewer's figures, written by its goroutine only.
-type loadViewer struct {
-	connected  bool
-	err        error
-	firstMedia time.Duration
-	delays     []time.Duration
-	maxSilence time.Duration
-	messages   int64
-	bytes      int64
-	drops      uint64
-	closeCode  string
-	closedAt   time.Time // when the server closed it
-	misbehave  time.Time // when it began misbehaving
-}
-
-// loadTarget runs the scenario and gathers the report.
-func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
-	u, _ := url.Parse(cfg.URL)
-	metricsURL := (&url.URL{Scheme: strings.Replace(u.Scheme, "ws", "http", 1), Host: u.Host, Path: "/metrics"}).String()
-	before, metricsErr := readMetrics(ctx, metricsURL)
-
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	kinds := []struct {
-		n    int
-		kind string
-	}{{cfg.Viewers, "healthy"}, {cfg.Slow, "slow"}, {cfg.Frozen, "frozen"}, {cfg.Silent, "silent"}}
-	total := cfg.Viewers + cfg.Slow + cfg.Frozen + cfg.Silent
-	viewers := make([]*loadViewer, 0, total)
-	viewerKind := make([]string, 0, total)
-	var received, receivedBytes atomic.Int64
-	var wg sync.WaitGroup
+// loadRun is one run of `decoder load`: its viewers, its churn and what
+// they share.
+type loadRun struct {
+	cfg        loadConfig
+	metricsURL string
+	// viewers are in the order they connect: healthy, slow, frozen, silent.
+	viewers []*loadViewer
+	tally   loadTally
 	// dialing counts the viewers still connecting: the target is measured
 	// once every viewer has connected or failed.
-	var dialing sync.WaitGroup
-	// Measuring starts when every viewer has connected.
-	var measuring atomic.Bool
-	start := time.Now()
-	i := 0
-	for _, k := range kinds {
+	dialing  sync.WaitGroup
+	viewing  sync.WaitGroup // the viewers
+	churning sync.WaitGroup // the churn workers
+	// churnCycles counts the churn cycles completed, churnFailed those
+	// that failed.
+	churnCycles, churnFailed atomic.Int64
+}
+
+// loadWindow is what a run measured while it held its viewers.
+type loadWindow struct {
+	elapsed time.Duration
+	// messages and bytes are what the healthy viewers received.
+	messages, bytes int64
+	churned         int64 // churn cycles completed
+	// goneAt is when the target's viewer count showed every misbehaving
+	// viewer gone; zero if it did not, or was not watched.
+	goneAt time.Time
+}
+
+// newLoadRun makes the run's viewers, each of its kind, in the order they
+// will connect.
+func newLoadRun(cfg loadConfig) *loadRun {
+	run := &loadRun{cfg: cfg, metricsURL: metricsURLOf(cfg.URL)}
+	for _, k := range []struct {
+		n    int
+		kind viewerKind
+	}{{cfg.Viewers, healthyViewer}, {cfg.Slow, slowViewer}, {cfg.Frozen, frozenViewer}, {cfg.Silent, silentViewer}} {
 		for range k.n {
-			v := &loadViewer{}
-			viewers = append(viewers, v)
-			viewerKind = append(viewerKind, k.kind)
-			if cfg.Ramp > 0 && total > 1 {
-				due := start.Add(cfg.Ramp * time.Duration(i) / time.Duration(total-1))
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Until(due)):
-				}
-			}
-			i++
-			kind := k.kind
-			dialing.Add(1)
-			wg.Go(func() {
-				switch kind {
-				case "silent":
-					runSilentViewer(ctx, cfg.URL, v, dialing.Done)
-				default:
-					runLoadViewer(ctx, cfg, kind, v, dialing.Done, &measuring, &received, &receivedBytes)
-				}
-			})
+			run.viewers = append(run.viewers, &loadViewer{kind: k.kind})
 		}
 	}
-	var churn churnReport
-	var churnWG sync.WaitGroup
-	var churnCycles, churnFailed atomic.Int64
-	churnCtx, stopChurn := context.WithCancel(ctx)
+	return run
+}
+
+// loadTarget runs the scenario and gathers the report: it connects the
+// viewers over the ramp and starts the churn, holds them all for the
+// duration once connected, and ends them. The target's /metrics, read
+// before, once all are connected, at the end and once drained, give the
+// server's side.
+func loadTarget(ctx context.Context, cfg loadConfig) (*loadReport, error) {
+	run := newLoadRun(cfg)
+	before, beforeErr := readMetrics(ctx, run.metricsURL)
+	runCtx, stopViewers := context.WithCancel(ctx)
+	defer stopViewers()
+	churnCtx, stopChurn := context.WithCancel(runCtx)
 	defer stopChurn()
-	for range cfg.Churn {
-		churnWG.Go(func() {
-			for churnCtx.Err() == nil {
-				if cfg.ChurnTotal > 0 && churnCycles.Load() >= int64(cfg.ChurnTotal) {
-					stopChurn()
-					return
-				}
-				if err := churnOnce(churnCtx, cfg.URL); err != nil {
-					if churnCtx.Err() == nil {
-						churnFailed.Add(1)
-					}
-				} else {
-					churnCycles.Add(1)
-				}
-			}
-		})
-	}
-
-	dialing.Wait()
-	held, heldErr := readMetrics(ctx, metricsURL)
-	measuring.Store(true)
-	measureStart := time.Now()
-	churn0 := churnCycles.Load()
-	// The server's viewer count shows when it has closed every viewer that
-	// misbehaves (frozen ones included, whose close a client cannot see).
-	// Churning connections would blur it.
-	misbehaving := cfg.Slow + cfg.Frozen + cfg.Silent
-	var goneAt atomic.Int64
-	var pollWG sync.WaitGroup
-	pollCtx, stopPoll := context.WithCancel(ctx)
-	defer stopPoll()
-	// The server may count a viewer a moment after its handshake: the
-	// healthy viewers connected are what must remain.
-	healthy := 0
-	for i, v := range viewers {
-		if v.connected && viewerKind[i] == "healthy" {
-			healthy++
-		}
-	}
-	if misbehaving > 0 && cfg.Churn == 0 && heldErr == nil {
-		pollWG.Go(func() {
-			tick := time.NewTicker(100 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-pollCtx.Done():
-					return
-				case <-tick.C:
-				}
-				m, err := readMetrics(pollCtx, metricsURL)
-				if err == nil && m["decoder_viewers"] <= float64(healthy) {
-					goneAt.Store(time.Now().UnixNano())
-					return
-				}
-			}
-		})
-	}
-	if cfg.ChurnTotal > 0 && total == 0 {
-		// Churn alone with a total: run until it is reached, bounded by
-		// the duration.
-		select {
-		case <-churnCtx.Done():
-		case <-time.After(cfg.Duration):
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-		case <-time.After(cfg.Duration):
-		}
-	}
-	measuring.Store(false)
-	elapsed := time.Since(measureStart)
-	msgs, byteCount := received.Load(), receivedBytes.Load()
-	churned := churnCycles.Load() - churn0
-	during, duringErr := readMetrics(ctx, metricsURL)
-	stopPoll()
-	pollWG.Wait()
+	run.dialViewers(runCtx)
+	run.startChurn(churnCtx, stopChurn)
+	run.dialing.Wait()
+	held, heldErr := readMetrics(runCtx, run.metricsURL)
+	w, during, duringErr := run.measure(runCtx, churnCtx, heldErr == nil)
 	stopChurn()
-	churnWG.Wait()
-	cancel()
-	wg.Wait()
-	churn.Cycles, churn.Failed = churnCycles.Load(), churnFailed.Load()
-	churn.PerSecond = float64(churned) / elapsed.Seconds()
-
-	r := &loadReport{
-		Target: cfg.URL, Viewers: cfg.Viewers, Seconds: elapsed.Seconds(),
-		MessagesPerSec: float64(msgs) / elapsed.Seconds(), BytesPerSec: float64(byteCount) / elapsed.Seconds(),
-		Closes: map[string]int{},
-	}
-	var firsts, delays, silences []time.Duration
-	groups := map[string]*groupReport{}
-	var closedAfter = map[string][]time.Duration{}
-	for i, v := range viewers {
-		kind := viewerKind[i]
-		if !v.connected {
-			r.Failed++
-			if r.FailureSample == "" && v.err != nil {
-				r.FailureSample = v.err.Error()
-			}
-			continue
-		}
-		r.Connected++
-		if kind == "healthy" {
-			if v.firstMedia > 0 {
-				firsts = append(firsts, v.firstMedia)
-			}
-			delays = append(delays, v.delays...)
-			silences = append(silences, v.maxSilence)
-			r.Drops += v.drops
-			if v.closeCode != "" {
-				r.Closes[v.closeCode]++
-			}
-			continue
-		}
-		g := groups[kind]
-		if g == nil {
-			g = &groupReport{Closes: map[string]int{}}
-			groups[kind] = g
-		}
-		g.Count++
-		if kind == "frozen" {
-			continue // its close cannot be seen from here: see MisbehavingClosedAfterMS
-		}
-		if v.closedAt.IsZero() {
-			g.StillOpen++
-		} else {
-			closedAfter[kind] = append(closedAfter[kind], v.closedAt.Sub(v.misbehave))
-			g.Closes[v.closeCode]++
-		}
-	}
-	var lastMisbehave time.Time
-	for _, v := range viewers {
-		if v.misbehave.After(lastMisbehave) {
-			lastMisbehave = v.misbehave
-		}
-	}
-	if at := goneAt.Load(); at != 0 && !lastMisbehave.IsZero() {
-		r.MisbehavingClosedAfterMS = float64(time.Unix(0, at).Sub(lastMisbehave).Microseconds()) / 1000
-	}
-	for kind, g := range groups {
-		g.ClosedAfterMS = percentilesOf(closedAfter[kind])
-	}
-	r.Slow, r.Frozen, r.Silent = groups["slow"], groups["frozen"], groups["silent"]
-	if cfg.Churn > 0 {
-		r.Churn = &churn
-	}
-	r.FirstMediaMS, r.DelayMS, r.MaxSilenceMS = percentilesOf(firsts), percentilesOf(delays), percentilesOf(silences)
-
-	if metricsErr == nil && heldErr == nil && duringErr == nil {
-		after := waitDrained(parent, metricsURL, before)
-		r.Server = &serverReport{
-			CPUPercent:      (during["process_cpu_seconds_total"] - held["process_cpu_seconds_total"]) / elapsed.Seconds() * 100,
-			RSSBefore:       before["process_resident_memory_bytes"],
-			RSSHeld:         held["process_resident_memory_bytes"],
-			RSSAfter:        after["process_resident_memory_bytes"],
-			GoroutinesDelta: after["go_goroutines"] - before["go_goroutines"],
-			FDsDelta:        after["process_open_fds"] - before["process_open_fds"],
-			ViewersHeld:     held["decoder_viewers"],
-			ViewersAfter:    after["decoder_viewers"],
-			DroppedMessages: during["decoder_dropped_messages_total"] - held["decoder_dropped_messages_total"],
-		}
+	run.churning.Wait()
+	stopViewers()
+	run.viewing.Wait()
+	r := run.report(w)
+	if beforeErr == nil && heldErr == nil && duringErr == nil {
+		after := waitDrained(ctx, run.metricsURL, before)
+		r.Server = newServerReport(before, held, during, after, w.elapsed)
 	}
 	return r, nil
 }
 
-// waitDrained reads the target's metrics until it has no viewers and its
-// goroutines are back to where they were, or loadDrainWait passes.
-func waitDrained(ctx context.Context, metricsURL string, before map[string]float64) map[string]float64 {
-	deadline := time.Now().Add(loadDrainWait)
-	for {
-		m, err := readMetrics(ctx, metricsURL)
-		if err == nil && m["decoder_viewers"] == 0 && m["go_goroutines"] <= before["go_goroutines"] && m["process_open_fds"] <= before["process_open_fds"] {
-			return m
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return m
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// runLoadViewer is a viewer that reads like a browser: every message, with
-// pings answered by the WebSocket library as it reads. Slow viewers read
-// at a fraction of the rate they measured in their first second; frozen
-// ones stop reading after their first message.
-func runLoadViewer(ctx context.Context, cfg loadConfig, kind string, v *loadViewer, dialed func(), measuring *atomic.Bool, received, receivedBytes *atomic.Int64) {
-	dialedAt := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, loadDialTimeout)
-	var opts *websocket.DialOptions
-	if kind != "healthy" {
-		// A small receive buffer, so that what the viewer does not read
-		// backs up to the server quickly, as on a slow link.
-		opts = &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-				if tc, ok := conn.(*net.TCPConn); ok {
-					tc.SetReadBuffer(16 << 10)
-				}
-				return conn, err
-			},
-		}}}
-	}
-	c, _, err := websocket.Dial(dctx, cfg.URL, opts)
-	cancel()
-	v.err, v.connected = err, err == nil
-	dialed()
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	c.SetReadLimit(16 << 20)
-	last := time.Now()
-	var slowGap time.Duration
-	for {
-		typ, data, err := c.Read(ctx)
-		now := time.Now()
-		if err != nil {
-			if ctx.Err() == nil {
-				v.closedAt = now
-				v.closeCode = closeCodeOf(err)
+// dialViewers starts the viewers, spread evenly over the ramp, as a crowd
+// arrives; it returns once the last has started.
+func (run *loadRun) dialViewers(ctx context.Context) {
+	start := time.Now()
+	n := len(run.viewers)
+	for i, v := range run.viewers {
+		if run.cfg.Ramp > 0 && n > 1 {
+			due := start.Add(run.cfg.Ramp * time.Duration(i) / time.Duration(n-1))
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Until(due)):
 			}
-			return
 		}
-		if v.messages > 0 && measuring.Load() {
-			v.maxSilence = max(v.maxSilence, now.Sub(last))
-		}
-		last = now
-		v.messages++
-		v.bytes += int64(len(data))
-		if measuring.Load() && kind == "healthy" {
-			received.Add(1)
-			receivedBytes.Add(int64(len(data)))
-		}
-		if typ == websocket.MessageBinary {
-			if v.firstMedia == 0 && len(data) > 8 && string(data[4:8]) == "moof" {
-				v.firstMedia = now.Sub(dialedAt)
-			}
-		} else {
-			v.readText(data, now, dialedAt, measuring.Load())
-		}
-		switch kind {
-		case "frozen":
-			if v.messages == 1 {
-				// Stop reading and keep the socket: the server must notice
-				// by its write deadline. Its close cannot be seen without
-				// reading, so the report times it from the server's
-				// viewer count.
-				v.misbehave = time.Now()
-				<-ctx.Done()
+		run.dialing.Add(1)
+		run.viewing.Go(func() {
+			if v.kind == silentViewer {
+				runSilentViewer(ctx, run.cfg.URL, v, run.dialing.Done)
 				return
 			}
-		case "slow":
-			if v.misbehave.IsZero() && now.Sub(dialedAt) > time.Second && v.messages > 1 {
-				rate := float64(v.messages) / now.Sub(dialedAt).Seconds()
-				slowGap = time.Duration(float64(time.Second) / (rate * cfg.SlowRate))
-				v.misbehave = now
-			}
-			if slowGap > 0 {
-				select {
-				case <-ctx.Done():
+			runLoadViewer(ctx, run.cfg.URL, run.cfg.SlowRate, v, run.dialing.Done, &run.tally)
+		})
+	}
+}
+
+// startChurn starts the churn workers, which cycle until ctx ends or, if
+// the run has a churn total, they reach it and call stop.
+func (run *loadRun) startChurn(ctx context.Context, stop context.CancelFunc) {
+	for range run.cfg.Churn {
+		run.churning.Go(func() {
+			for ctx.Err() == nil {
+				if run.cfg.ChurnTotal > 0 && run.churnCycles.Load() >= int64(run.cfg.ChurnTotal) {
+					stop()
 					return
-				case <-time.After(slowGap):
+				}
+				if err := churnOnce(ctx, run.cfg.URL); err != nil {
+					if ctx.Err() == nil {
+						run.churnFailed.Add(1)
+					}
+				} else {
+					run.churnCycles.Add(1)
 				}
 			}
+		})
+	}
+}
+
+// measure holds the connected viewers for the run's duration and returns
+// what they received meanwhile and the target's metrics at the end.
+// watchTarget says whether the target's metrics can be read, to see the
+// server close the misbehaving viewers.
+func (run *loadRun) measure(ctx, churnCtx context.Context, watchTarget bool) (loadWindow, map[string]float64, error) {
+	run.tally.measuring.Store(true)
+	start := time.Now()
+	churn0 := run.churnCycles.Load()
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	var watching sync.WaitGroup
+	var goneAt time.Time
+	// Churning connections would blur the target's viewer count.
+	if watchTarget && run.cfg.Slow+run.cfg.Frozen+run.cfg.Silent > 0 && run.cfg.Churn == 0 {
+		healthy := run.connected(healthyViewer)
+		watching.Go(func() { goneAt = run.watchGone(watchCtx, healthy) })
+	}
+	run.hold(ctx, churnCtx)
+	run.tally.measuring.Store(false)
+	w := loadWindow{
+		elapsed:  time.Since(start),
+		messages: run.tally.messages.Load(),
+		bytes:    run.tally.bytes.Load(),
+		churned:  run.churnCycles.Load() - churn0,
+	}
+	during, err := readMetrics(ctx, run.metricsURL)
+	stopWatching()
+	watching.Wait()
+	w.goneAt = goneAt
+	return w, during, err
+}
+
+// connected counts the viewers of kind that connected.
+func (run *loadRun) connected(kind viewerKind) int {
+	n := 0
+	for _, v := range run.viewers {
+		if v.connected && v.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// watchGone reads the target's viewer count until it is down to the
+// healthy viewers connected, and returns when; zero if ctx ends first. The
+// count shows when the server has closed every misbehaving viewer, frozen
+// ones included, whose close a client cannot see. The server may count a
+// viewer a moment after its handshake: the healthy viewers connected, not
+// the count once they had, are what must remain.
+func (run *loadRun) watchGone(ctx context.Context, healthy int) time.Time {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return time.Time{}
+		case <-tick.C:
+		}
+		m, err := readMetrics(ctx, run.metricsURL)
+		if err == nil && m["decoder_viewers"] <= float64(healthy) {
+			return time.Now()
 		}
 	}
 }
 
-// readText takes what a viewer learns from a JSON message: the producer's
-// timestamp (demo-text) for the fan-out delay, and the server's drop count.
-func (v *loadViewer) readText(data []byte, now, dialed time.Time, measuring bool) {
-	var m struct {
-		Type  string `json:"type"`
-		TS    int64  `json:"ts"`
-		Drops uint64 `json:"drops"`
+// hold waits for the run's duration; churn alone with a total ends when
+// the total is reached, if that comes first.
+func (run *loadRun) hold(ctx, churnCtx context.Context) {
+	done := ctx.Done()
+	if run.cfg.ChurnTotal > 0 && len(run.viewers) == 0 {
+		done = churnCtx.Done()
 	}
-	if json.Unmarshal(data, &m) != nil {
-		return
-	}
-	switch m.Type {
-	case "data":
-		if v.firstMedia == 0 {
-			v.firstMedia = now.Sub(dialed)
-		}
-		if measuring && m.TS > 0 {
-			v.delays = append(v.delays, now.Sub(time.Unix(0, m.TS)))
-		}
-	case "stats":
-		v.drops = m.Drops
+	select {
+	case <-done:
+	case <-time.After(run.cfg.Duration):
 	}
 }
 
-// closeCodeOf names how a connection ended: its close code, or "abrupt".
-func closeCodeOf(err error) string {
-	if code := websocket.CloseStatus(err); code != -1 {
-		return strconv.Itoa(int(code))
+// report gathers the viewers' figures and what the run measured into the
+// summary.
+func (run *loadRun) report(w loadWindow) *loadReport {
+	secs := w.elapsed.Seconds()
+	r := &loadReport{
+		Target: run.cfg.URL, Viewers: run.cfg.Viewers, Seconds: secs,
+		MessagesPerSec: float64(w.messages) / secs, BytesPerSec: float64(w.bytes) / secs,
+		Closes: map[string]int{},
 	}
-	return "abrupt"
-}
-
-// rawHandshake opens a TCP connection and performs a WebSocket handshake by
-// hand, for viewers that must misbehave in ways a library would not.
-func rawHandshake(ctx context.Context, target string) (net.Conn, *bufio.Reader, error) {
-	u, err := url.Parse(target)
-	if err != nil {
-		return nil, nil, err
+	f := viewerFigures{r: r, groups: map[viewerKind]*groupReport{}, closedAfter: map[viewerKind][]time.Duration{}}
+	for _, v := range run.viewers {
+		f.add(v)
 	}
-	d := net.Dialer{Timeout: loadDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return nil, nil, err
-	}
-	key := make([]byte, 16)
-	rand.Read(key)
-	conn.SetDeadline(time.Now().Add(loadDialTimeout))
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-		u.RequestURI(), u.Host, base64.StdEncoding.EncodeToString(key))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		conn.Close()
-		return nil, nil, fmt.Errorf("handshake answered %s", resp.Status)
-	}
-	conn.SetDeadline(time.Time{})
-	return conn, br, nil
-}
-
-// runSilentViewer reads everything and never writes: no pong, no close.
-// The server must drop it after its ping interval and pong timeout.
-func runSilentViewer(ctx context.Context, target string, v *loadViewer, dialed func()) {
-	conn, br, err := rawHandshake(ctx, target)
-	v.err, v.connected = err, err == nil
-	v.misbehave = time.Now()
-	dialed()
-	if err != nil {
-		return
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	io.Copy(io.Discard, br)
-	if ctx.Err() == nil {
-		v.closedAt = time.Now()
-		v.closeCode = "abrupt"
-	}
-	conn.Close()
-}
-
-// churnOnce connects, reads the first frame and vanishes: RST, no close
-// frame, as a tab killed or a laptop lid shut.
-func churnOnce(ctx context.Context, target string) error {
-	conn, br, err := rawHandshake(ctx, target)
-	if err != nil {
-		return err
-	}
-	conn.SetReadDeadline(time.Now().Add(loadDialTimeout))
-	_, err = br.ReadByte()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0)
-	}
-	conn.Close()
-	return err
-}
-
-// metricsClient keeps no idle connection to the target, whose goroutines
-// and file descriptors it counts.
-var metricsClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-
-// readMetrics reads the series of a Prometheus text page.
-func readMetrics(ctx context.Context, metricsURL string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-	resp, err := metricsClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", metricsURL, resp.Status)
-	}
-	m := make(map[string]float64)
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
-			m[f[0]], _ = strconv.ParseFloat(f[1], 64)
+	f.finish()
+	r.MisbehavingClosedAfterMS = misbehavingClosedAfterMS(run.viewers, w.goneAt)
+	if run.cfg.Churn > 0 {
+		r.Churn = &churnReport{
+			Cycles:    run.churnCycles.Load(),
+			PerSecond: float64(w.churned) / secs,
+			Failed:    run.churnFailed.Load(),
 		}
 	}
-	return m, sc.Err()
+	return r
 }
 
-func (r *loadReport) print(w io.Writer) {
-	fmt.Fprintf(w, "target      %s\n", r.Target)
-	fmt.Fprintf(w, "viewers     %d connected, %d failed", r.Connected, r.Failed)
-	if r.FailureSample != "" {
-		fmt.Fprintf(w, " (e.g. %s)", r.FailureSample)
+// viewerFigures gathers each viewer's figures into a report: distributions
+// over the healthy viewers, and a group for each kind of misbehaving one.
+type viewerFigures struct {
+	r                        *loadReport
+	firsts, delays, silences []time.Duration
+	groups                   map[viewerKind]*groupReport
+	// closedAfter is, by kind, how long after it began misbehaving the
+	// server closed each viewer.
+	closedAfter map[viewerKind][]time.Duration
+}
+
+// add counts a viewer: failed, healthy or in its misbehaving group.
+func (f *viewerFigures) add(v *loadViewer) {
+	switch {
+	case !v.connected:
+		f.r.Failed++
+		if f.r.FailureSample == "" && v.err != nil {
+			f.r.FailureSample = v.err.Error()
+		}
+	case v.kind == healthyViewer:
+		f.r.Connected++
+		if v.firstMedia > 0 {
+			f.firsts = append(f.firsts, v.firstMedia)
+		}
+		f.delays = append(f.delays, v.delays...)
+		f.silences = append(f.silences, v.maxSilence)
+		f.r.Drops += v.drops
+		if v.closeCode != "" {
+			f.r.Closes[v.closeCode]++
+		}
+	default:
+		f.r.Connected++
+		f.addMisbehaving(v)
 	}
-	fmt.Fprintf(w, "\ndelivered   %.0f messages/s, %.2f MB/s to healthy viewers over %.1f s\n", r.MessagesPerSec, r.BytesPerSec/1e6, r.Seconds)
-	printPct := func(name string, p percentiles) {
-		if p.Count > 0 {
-			fmt.Fprintf(w, "%-11s p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)\n", name, p.P50, p.P99, p.Max, p.Count)
+}
+
+// addMisbehaving counts a misbehaving viewer in its group, with how long
+// the server took to close it.
+func (f *viewerFigures) addMisbehaving(v *loadViewer) {
+	g := f.groups[v.kind]
+	if g == nil {
+		g = &groupReport{Closes: map[string]int{}}
+		f.groups[v.kind] = g
+	}
+	g.Count++
+	switch {
+	case v.kind == frozenViewer:
+		// Its close cannot be seen from here: see MisbehavingClosedAfterMS.
+	case v.closedAt.IsZero():
+		g.StillOpen++
+	default:
+		f.closedAfter[v.kind] = append(f.closedAfter[v.kind], v.closedAt.Sub(v.misbehave))
+		g.Closes[v.closeCode]++
+	}
+}
+
+// finish puts the distributions and groups into the report.
+func (f *viewerFigures) finish() {
+	for kind, g := range f.groups {
+		g.ClosedAfterMS = percentilesOf(f.closedAfter[kind])
+	}
+	f.r.Slow, f.r.Frozen, f.r.Silent = f.groups[slowViewer], f.groups[frozenViewer], f.groups[silentViewer]
+	f.r.FirstMediaMS, f.r.DelayMS, f.r.MaxSilenceMS = percentilesOf(f.firsts), percentilesOf(f.delays), percentilesOf(f.silences)
+}
+
+// misbehavingClosedAfterMS is how long after the last viewer began to
+// misbehave the target showed them all gone, at goneAt; 0 if it did not,
+// or none misbehaved.
+func misbehavingClosedAfterMS(viewers []*loadViewer, goneAt time.Time) float64 {
+	var last time.Time
+	for _, v := range viewers {
+		if v.misbehave.After(last) {
+			last = v.misbehave
 		}
 	}
-	printPct("first media", r.FirstMediaMS)
-	printPct("delay", r.DelayMS)
-	printPct("max silence", r.MaxSilenceMS)
-	fmt.Fprintf(w, "drops       %d reported by the server\n", r.Drops)
-	if len(r.Closes) > 0 {
-		fmt.Fprintf(w, "closes      %v\n", r.Closes)
+	if goneAt.IsZero() || last.IsZero() {
+		return 0
 	}
-	if r.Frozen != nil {
-		fmt.Fprintf(w, "frozen      %d stopped reading (a client cannot see when the server drops them: see server side)\n", r.Frozen.Count)
-	}
-	for _, g := range []struct {
-		name string
-		g    *groupReport
-	}{{"slow", r.Slow}, {"silent", r.Silent}} {
-		if g.g != nil {
-			fmt.Fprintf(w, "%-11s %d: closed by the server after p50 %.0f ms, max %.0f ms; %d still open; closes %v\n",
-				g.name, g.g.Count, g.g.ClosedAfterMS.P50, g.g.ClosedAfterMS.Max, g.g.StillOpen, g.g.Closes)
-		}
-	}
-	if r.MisbehavingClosedAfterMS > 0 {
-		fmt.Fprintf(w, "server side all misbehaving viewers closed %.0f ms after the last began\n", r.MisbehavingClosedAfterMS)
-	}
-	if r.Churn != nil {
-		fmt.Fprintf(w, "churn       %d abrupt disconnects (%.0f/s), %d failed\n", r.Churn.Cycles, r.Churn.PerSecond, r.Churn.Failed)
-	}
-	if s := r.Server; s != nil {
-		fmt.Fprintf(w, "server      %.1f %% CPU while held; RSS %.1f → %.1f MiB held (%.1f KiB per viewer) → %.1f MiB after\n",
-			s.CPUPercent, s.RSSBefore/(1<<20), s.RSSHeld/(1<<20), (s.RSSHeld-s.RSSBefore)/max(1, s.ViewersHeld)/1024, s.RSSAfter/(1<<20))
-		fmt.Fprintf(w, "leak check  goroutines %+.0f, fds %+.0f, viewers left %.0f\n", s.GoroutinesDelta, s.FDsDelta, s.ViewersAfter)
-	}
+	return float64(goneAt.Sub(last).Microseconds()) / 1000
 }

@@ -53,6 +53,11 @@ func TestLoadReports(t *testing.T) {
 	var out strings.Builder
 	r.print(&out)
 	t.Log("\n" + out.String())
+	for _, line := range []string{"\nviewers     24 connected, 0 failed\n", "\nfrozen      2 stopped reading", "\nsilent      2: closed by the server after"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("printed report lacks %q", line)
+		}
+	}
 	if r.Connected != 24 || r.Failed != 0 {
 		t.Errorf("connected %d, failed %d, want 24 and 0", r.Connected, r.Failed)
 	}
