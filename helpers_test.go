@@ -251,26 +251,12 @@ type rawConn struct {
 // rawDial performs the handshake for the WebSocket URL u and returns the
 // connection untouched.
 func rawDial(u string) (*rawConn, error) {
-	pu, err := url.Parse(u)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, br, err := rawHandshake(ctx, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	c, err := net.DialTimeout("tcp", pu.Host, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	writeHandshake(c, pu)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err == nil && resp.StatusCode != http.StatusSwitchingProtocols {
-		err = fmt.Errorf("handshake: %s", resp.Status)
-	}
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.SetReadDeadline(time.Time{})
 	return &rawConn{Conn: c, br: br}, nil
 }
 
@@ -283,11 +269,6 @@ func dialRaw(t testing.TB, ts *testServer, source string) *rawConn {
 	}
 	t.Cleanup(func() { rc.Close() })
 	return rc
-}
-
-// writeHandshake sends a minimal, valid WebSocket upgrade request for u.
-func writeHandshake(c net.Conn, u *url.URL) {
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", u.RequestURI(), u.Host)
 }
 
 // waitClosedByServer reads and discards until the server ends the
