@@ -41,15 +41,22 @@ type testCamera struct {
 	// paused stops the packets while the connections stay up: a camera
 	// that hangs.
 	paused atomic.Bool
+	// mutateVideo, when set, changes each video access unit before it is
+	// sent (i counts them from 0): a camera with a broken encoder.
+	mutateVideo func(i int, au [][]byte) [][]byte
+	// redirect, when set, answers every DESCRIBE with a redirect there.
+	redirect string
 
-	mu       sync.Mutex
-	server   *gortsplib.Server
-	stream   *gortsplib.ServerStream
-	opened   int
-	closed   int
-	closeErr []error
-	stop     context.CancelFunc
-	done     chan struct{}
+	mu        sync.Mutex
+	server    *gortsplib.Server
+	stream    *gortsplib.ServerStream
+	opened    int
+	closed    int
+	closeErr  []error
+	conns     int      // TCP connections accepted
+	describes []string // the URL of each DESCRIBE, as requested
+	stop      context.CancelFunc
+	done      chan struct{}
 }
 
 // startTestCamera serves clips at rtsp://127.0.0.1:port/stream.
@@ -78,6 +85,8 @@ func (c *testCamera) start() {
 	srv := &gortsplib.Server{
 		Handler:     c,
 		RTSPAddress: addr,
+		// Room for a keyframe of 8 MiB, which some tests send.
+		WriteQueueSize: 8192,
 		Listen: func(network, address string) (net.Listener, error) {
 			var err error
 			ln, err = net.Listen(network, address)
@@ -107,7 +116,7 @@ func (c *testCamera) start() {
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
-		publishClips(ctx, stream, c.clips, &c.paused)
+		publishClips(ctx, stream, c.clips, &c.paused, c.mutateVideo)
 	}()
 }
 
@@ -140,6 +149,20 @@ func (c *testCamera) sessions() (opened, closed int, errs []error) {
 	return c.opened, c.closed, append([]error(nil), c.closeErr...)
 }
 
+// requests reports the TCP connections accepted and the DESCRIBE requests
+// received so far.
+func (c *testCamera) requests() (conns int, describes []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conns, append([]string(nil), c.describes...)
+}
+
+func (c *testCamera) OnConnOpen(*gortsplib.ServerHandlerOnConnOpenCtx) {
+	c.mu.Lock()
+	c.conns++
+	c.mu.Unlock()
+}
+
 func (c *testCamera) OnSessionOpen(*gortsplib.ServerHandlerOnSessionOpenCtx) {
 	c.mu.Lock()
 	c.opened++
@@ -154,6 +177,12 @@ func (c *testCamera) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCt
 }
 
 func (c *testCamera) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	c.mu.Lock()
+	c.describes = append(c.describes, ctx.Request.URL.String())
+	c.mu.Unlock()
+	if c.redirect != "" {
+		return &base.Response{StatusCode: base.StatusFound, Header: base.Header{"Location": base.HeaderValue{c.redirect}}}, nil, nil
+	}
 	if c.user != "" && !ctx.Conn.VerifyCredentials(ctx.Request, c.user, c.pass) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, nil, liberrors.ErrServerAuth{}
 	}
@@ -219,7 +248,7 @@ func clipDescription(clip []byte) (*description.Session, error) {
 
 // publishClips writes the clips' frames to stream in real time until ctx
 // is done; RTP timestamps keep increasing from clip to clip.
-func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][]byte, paused *atomic.Bool) {
+func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][]byte, paused *atomic.Bool, mutate func(int, [][]byte) [][]byte) {
 	videoMedia := stream.Desc.Medias[0]
 	var audioMedia *description.Media
 	if len(stream.Desc.Medias) > 1 {
@@ -248,6 +277,7 @@ func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][
 	}
 	start := time.Now()
 	var clock int64 // 90 kHz
+	sent := 0       // video access units
 	for i := 0; ctx.Err() == nil; i++ {
 		r := &mpegts.Reader{R: bufio.NewReader(bytes.NewReader(clips[i%len(clips)]))}
 		if r.Initialize() != nil {
@@ -295,6 +325,10 @@ func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][
 				end = max(end, t+t-lastVideo)
 			}
 			lastVideo = t
+			if mutate != nil {
+				au = mutate(sent, au)
+			}
+			sent++
 			return send(videoMedia, videoEnc, uint32(t+pts-dts), au)
 		}
 		if _, ok := video.Codec.(*tscodecs.H265); ok {

@@ -87,6 +87,19 @@ func TestLiveViewerLeaves(t *testing.T) {
 				t.Errorf("no error message before the close; last messages: %+v", msgs[max(0, len(msgs)-2):])
 			}
 		}},
+		{"sends text that is not UTF-8", func(t *testing.T, ts *testServer) {
+			c := dial(t, ts.liveURL(source))
+			c.Write(context.Background(), websocket.MessageText, []byte("{\"type\":\"ping\",\"id\":\"\xff\xfe\"}"))
+			ce, msgs := readClose(t, c, 5*time.Second)
+			if ce.Code != closeInvalidText {
+				t.Errorf("close %v, want %d", ce, closeInvalidText)
+			}
+			for _, m := range msgs {
+				if m.Type == "pong" {
+					t.Errorf("invalid text was answered: %+v", m)
+				}
+			}
+		}},
 		{"sends a binary message", func(t *testing.T, ts *testServer) {
 			rc := dialRaw(t, ts, source)
 			rc.Write(maskedFrame(0x2, []byte{1, 2, 3}))
@@ -145,6 +158,9 @@ func TestLiveBadInput(t *testing.T) {
 		{"unknown scheme", "url=" + url.QueryEscape("gopher://host/1"), closeUnsupportedScheme, `unsupported source scheme "gopher"`},
 		{"bad parameter", "url=" + url.QueryEscape("demo-text://?interval=fast"), closeBadRequest, "interval"},
 		{"credentials never echoed", "url=" + url.QueryEscape("ftp://admin:s3cret@cam/"), closeUnsupportedScheme, "unsupported"},
+		{"invalid percent-encoding", "url=rtsp%3A%2F%2Fcam%zz", closeBadRequest, "parameters cannot be read"},
+		{"semicolons between parameters", "url=demo-text%3A%2F%2F;start=next", closeBadRequest, "parameters cannot be read"},
+		{"unknown start", "url=demo%3A%2F%2F&start=middle", closeBadRequest, "start must be buffered"},
 	}
 	base := snapshot()
 	for _, tc := range cases {
@@ -249,8 +265,12 @@ func TestLiveLimits(t *testing.T) {
 	expectRefused := func(source, reason string) {
 		t.Helper()
 		c := dial(t, ts.liveURL(source))
-		if ce, _ := readClose(t, c, 5*time.Second); int(ce.Code) != closeTooMany || !strings.Contains(ce.Reason, reason) {
+		ce, msgs := readClose(t, c, 5*time.Second)
+		if int(ce.Code) != closeTooMany || !strings.Contains(ce.Reason, reason) {
 			t.Errorf("close %v, want %d %q", ce, closeTooMany, reason)
+		}
+		if n := len(msgs); n == 0 || msgs[n-1].Type != "error" || msgs[n-1].Code != closeTooMany || !strings.Contains(msgs[n-1].Message, reason) {
+			t.Errorf("messages %+v, want an error message with %d before the close", msgs, closeTooMany)
 		}
 	}
 	expectRefused("demo-text://?interval=1s", "too many viewers of this source")

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestMain fails the run if goroutines started by the tests, or child
@@ -128,4 +130,56 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after its context ended")
 	}
+}
+
+// TestBinaryShutdownWithIdleConnections: SIGTERM with viewers playing and
+// connections that sent nothing, or half a request (a browser's
+// pre-connect, a stalled client), still stops at once: every viewer gets
+// 1001 and decoder exits 0 well within the shutdown timeout.
+func TestBinaryShutdownWithIdleConnections(t *testing.T) {
+	p := startDecoder(t, []string{"PORT=" + freePort(t)}, "-headless", "-shutdown-timeout", "10s")
+	host := strings.TrimPrefix(p.url, "http://")
+	for _, opening := range []string{"", "GET /version HTTP/1.1\r\nHost: " + host + "\r\n"} {
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte(opening))
+	}
+	const viewers = 20
+	conns := make([]*websocket.Conn, viewers)
+	for i := range conns {
+		conns[i] = dial(t, p.liveURL(fmt.Sprintf("demo-text://?interval=%dms", 10+i%3)))
+		readUntil(t, conns[i], "data")
+	}
+	type result struct {
+		ce  websocket.CloseError
+		err error
+	}
+	results := make(chan result, viewers)
+	for _, c := range conns {
+		go func() {
+			ce, _, err := nextClose(c, 10*time.Second)
+			results <- result{ce, err}
+		}()
+	}
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	code := p.wait(t, 10*time.Second)
+	took := time.Since(start)
+	if code != 0 {
+		t.Errorf("exit code %d, want 0\n%s", code, p.stderr)
+	}
+	// A liveness bound: before, the idle connections held the stop for the
+	// 5 s that net/http gives a new connection.
+	if took > 4*time.Second {
+		t.Errorf("stopping took %v with idle connections open", took)
+	}
+	for range viewers {
+		if r := <-results; r.err != nil || r.ce.Code != websocket.StatusGoingAway {
+			t.Errorf("viewer closed with %v (%v), want 1001", r.ce, r.err)
+		}
+	}
+	t.Logf("stopped %v after SIGTERM", took.Round(time.Millisecond))
 }

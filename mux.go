@@ -159,7 +159,9 @@ func (m *muxer) dropped(problem error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.waitKey = true
-	m.problem = problem
+	if m.problem == nil {
+		m.problem = problem // the first says the most; what follows is its wake
+	}
 }
 
 // noKeyframeTimeouts is how many source timeouts a connection may go

@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 )
 
@@ -190,7 +191,7 @@ func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger
 			au, err := decode(pkt)
 			if err != nil {
 				if !incompleteFrame(err) {
-					m.dropped(fmt.Errorf("the camera sends video decoder cannot take: %w", err))
+					m.dropped(frameProblem(err))
 				}
 				return // the muxer waits for a keyframe
 			}
@@ -255,6 +256,14 @@ func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client, m *muxer) 
 			}
 		}
 	}
+}
+
+// frameProblem words an RTP decoder's error for a viewer.
+func frameProblem(err error) error {
+	if strings.Contains(err.Error(), "too big") {
+		return fmt.Errorf("the camera sends frames larger than %d MiB, the most decoder takes (%v)", h264.MaxAccessUnitSize>>20, err)
+	}
+	return fmt.Errorf("the camera sends video decoder cannot take: %w", err)
 }
 
 // incompleteFrame reports whether an RTP decoder's error only means that

@@ -84,7 +84,8 @@ func parseSource(q url.Values, cfg SourceConfig) (source, error) {
 	if err != nil {
 		return source{}, badSource(closeBadRequest, "invalid "+src.Scheme+" source: "+err.Error())
 	}
-	s := source{key: sourceKey(src), display: maskURL(src), producer: p}
+	norm := normalURL(src)
+	s := source{key: formatURL(norm), display: maskURL(norm), producer: p}
 	if opts.transport == "udp" {
 		s.key += " (udp)"
 		s.display += " (udp)"
@@ -152,15 +153,15 @@ func urlProblem(err error) string {
 	return "it cannot be parsed"
 }
 
-// sourceKey is the URL viewers of one source share it under: the same
-// whatever the case of scheme and host, the order of query parameters, or
-// the fragment.
-func sourceKey(src *url.URL) string {
-	k := *src
-	if q, err := url.ParseQuery(k.RawQuery); err == nil {
-		k.RawQuery = q.Encode()
+// normalURL is the URL viewers of one source share it under: the same
+// whatever the case of scheme and host (done by parseSourceURL), the order
+// of query parameters, or the fragment.
+func normalURL(src *url.URL) *url.URL {
+	n := *src
+	if q, err := url.ParseQuery(n.RawQuery); err == nil {
+		n.RawQuery = q.Encode()
 	}
-	return formatURL(&k)
+	return &n
 }
 
 // formatURL is u.String that keeps "//" before an empty host, so that
@@ -174,8 +175,8 @@ func formatURL(u *url.URL) string {
 }
 
 // secretQueryKey matches the query parameters that cameras and services use
-// for credentials, one-letter keys (p=, u=, c=) included.
-var secretQueryKey = regexp.MustCompile(`(?i)pass|pwd|psw|token|secret|key|auth|sig|user|usr|cred|login|session|^sid$|^[a-z]$`)
+// for credentials, the one-letter ones (p=, u=, c=, k=) included.
+var secretQueryKey = regexp.MustCompile(`(?i)pass|pwd|psw|token|secret|key|auth|sig|user|usr|cred|login|session|^sid$|^[pcuk]$`)
 
 // secretPathValue matches a password written into the path, as some cameras
 // take it: /user=admin_password=1234_channel=1.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/coder/websocket"
 )
 
@@ -132,4 +135,47 @@ func TestFileTimestampDiscontinuities(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFileBarelyAdvancingTimestamps: a looping file whose timestamps
+// advance by one tick per frame is paced by the wall clock too, not played
+// as fast as the machine can.
+func TestFileBarelyAdvancingTimestamps(t *testing.T) {
+	_, aus := clipFrames(t, demoClip)
+	var buf bytes.Buffer
+	track := &mpegts.Track{Codec: &tscodecs.H264{}}
+	w := &mpegts.Writer{W: &buf, Tracks: []*mpegts.Track{track}}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	for i, au := range aus[:50] {
+		if err := w.WriteH264(track, int64(9000+i), int64(9000+i), au); err != nil {
+			t.Fatal(err)
+		}
+	}
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "flat.ts"), buf.Bytes(), 0o644)
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.Sources.MediaDir = media })
+	base := snapshot()
+	c := dial(t, ts.liveURL("file:///flat.ts?loop=true"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	fragments := 0
+	for {
+		typ, _, err := c.Read(ctx)
+		if err != nil {
+			break
+		}
+		if typ == websocket.MessageBinary {
+			fragments++
+		}
+	}
+	// At most one frame per minPacketGap (500/s); unpaced, tens of
+	// thousands a second.
+	t.Logf("%d fragments in 2 s", fragments)
+	if fragments == 0 || fragments > 1500 {
+		t.Errorf("%d fragments in 2 s, want some and at most 1500", fragments)
+	}
+	c.CloseNow()
+	ts.expectDrained(t, base)
 }
