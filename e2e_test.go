@@ -17,7 +17,7 @@ import (
 // Chromium, driven by playwright-core, against decoder and RTSP cameras
 // started here. Screenshots go to test-output/.
 func TestBrowser(t *testing.T) {
-	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "destroy", "lang"}
+	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "wrongpw", "destroy", "lang"}
 	for _, r := range runBrowserScenarios(t, scenarios...) {
 		if r["ok"] == true {
 			line, _ := json.Marshal(r)
@@ -54,6 +54,8 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	bframes := makeClip(t, "e2e-bframes", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=4",
 		"-c:v", "libx264", "-profile:v", "high", "-bf", "3", "-g", "50", "-pix_fmt", "yuv420p")
 	camBFrames := startTestCamera(t, bframes)
+	camLocked := startTestCamera(t, demoClip)
+	camLocked.user, camLocked.pass = "admin", "right-pw"
 	ts := startTestServer(t, func(cfg *Config) {
 		// Browsers read in bursts and run timers lazily: production
 		// timings, not the engine tests' tight ones.
@@ -64,6 +66,10 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	control := http.NewServeMux()
 	control.HandleFunc("POST /camera/stop", func(w http.ResponseWriter, r *http.Request) { camA.Stop() })
 	control.HandleFunc("POST /camera/start", func(w http.ResponseWriter, r *http.Request) { camA.start() })
+	control.HandleFunc("GET /locked/connections", func(w http.ResponseWriter, r *http.Request) {
+		conns, _ := camLocked.requests()
+		json.NewEncoder(w).Encode(conns)
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +81,7 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	cameras, _ := json.Marshal(map[string]string{
 		"a": camA.url(), "b": camB.url(), "c": camC.url(), "h265": camH265.url(), "bframes": camBFrames.url(),
 		"unreachable": "rtsp://127.0.0.1:" + freePort(t) + "/stream",
+		"wrongpw":     "rtsp://admin:wrong-pw@" + camLocked.addr + "/stream",
 	})
 	outDir, _ := filepath.Abs("test-output")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

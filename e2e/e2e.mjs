@@ -4,7 +4,7 @@
 //
 //   DECODER_URL   decoder's page, e.g. http://127.0.0.1:3000
 //   CONTROL_URL   POST /camera/stop and /camera/start stop and restart camera A
-//   CAMERAS       JSON: {"a": "rtsp://…", "b": …, "c": …, "h265": …, "bframes": …, "unreachable": …}
+//   CAMERAS       JSON: {"a": "rtsp://…", "b": …, "c": …, "h265": …, "bframes": …, "unreachable": …, "wrongpw": …}
 //   OUT_DIR       where screenshots go
 //
 // Each scenario prints one JSON line with its figures; the process exits 1
@@ -201,6 +201,27 @@ const scenarios = {
     if (errors.length) throw new Error('page errors: ' + errors.join('; '));
     await page.close();
     return { hevc_supported: hevc, h265_tile: h265.reason || h265.state, unreachable_tile: unreachable.reason };
+  },
+
+  // A camera that refuses the password: the tile shows why and stays in
+  // error; the player does not call again, so the camera sees one login
+  // attempt, not one every few seconds (cameras lock accounts for that).
+  async wrongpw() {
+    const { page, errors } = await openWall('?src=' + encodeURIComponent(cameras.wrongpw));
+    const failed = await waitTile(page, 0, 15000, 'the error state', (t) => t.state === 'error');
+    if (!/refused the credentials/.test(failed.reason)) throw new Error('the tile says: ' + failed.reason);
+    if (failed.reason.includes('wrong-pw')) throw new Error('the password is shown: ' + failed.reason);
+    // Longer than the player's first retries (0.5, 1, 2 s) would take.
+    await page.waitForTimeout(5000);
+    const after = await tile(page, 0);
+    const connections = await (await fetch(control + '/locked/connections')).json();
+    if (after.state !== 'error' || after.stats.reconnects !== 0 || connections !== 1) {
+      throw new Error(`after 5 s: state ${after.state}, ${after.stats.reconnects} reconnects, the camera saw ${connections} connections; want error, 0 and 1`);
+    }
+    await page.screenshot({ path: join(outDir, 'wrongpw.png') });
+    if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+    await page.close();
+    return { reason: failed.reason, camera_connections: connections };
   },
 
   // A wall of 16 tiles of every camera given, held for 10 s: for
