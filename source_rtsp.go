@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,10 +16,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
-	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 )
 
@@ -144,93 +138,125 @@ func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger
 	if err != nil {
 		return describeError(err)
 	}
-	var h264f *format.H264
-	var h265f *format.H265
-	var aacf *format.MPEG4Audio
-	var setup trackSetup
-	videoMedia := desc.FindFormat(&h264f)
-	if videoMedia != nil {
-		setup.video = formatH264
-		setup.sps, setup.pps = h264f.SafeParams()
-	} else if videoMedia = desc.FindFormat(&h265f); videoMedia != nil {
-		setup.video = formatH265
-		setup.vps, setup.sps, setup.pps = h265f.SafeParams()
-	} else {
-		return permanent(fmt.Errorf("the stream has no H.264 or H.265 video (it has %s); decoder plays H.264 and H.265", describeFormats(desc)))
+	tr, err := findTracks(desc)
+	if err != nil {
+		return err
 	}
-	audioMedia := desc.FindFormat(&aacf)
-	if audioMedia != nil && aacf.Config == nil {
-		audioMedia = nil // LATM-framed AAC: played without audio
-	}
-	if audioMedia != nil {
-		cfg := *aacf.Config
-		setup.audio = &cfg
-	}
-
-	if _, err := c.Setup(desc.BaseURL, videoMedia, 0, 0); err != nil {
+	if _, err := c.Setup(desc.BaseURL, tr.video, 0, 0); err != nil {
 		return fmt.Errorf("failed to set up video: %w", err)
 	}
-	if audioMedia != nil {
-		if _, err := c.Setup(desc.BaseURL, audioMedia, 0, 0); err != nil {
+	if tr.audio != nil {
+		if _, err := c.Setup(desc.BaseURL, tr.audio, 0, 0); err != nil {
 			// Video alone is still worth playing.
 			log.Warn("playing without audio: the camera refused to set it up", "err", p.scrub(err))
-			audioMedia, setup.audio = nil, nil
+			tr.audio, tr.setup.audio = nil, nil
 		}
 	}
-
-	m.reset(setup)
+	m.reset(tr.setup)
 	p.lastVideo.Store(time.Now().UnixNano())
-	// PacketPTS must see every packet: the first one it times is one that
-	// starts a frame whose PTS equals its DTS.
-	onVideo := func(decode func(*rtp.Packet) ([][]byte, error)) func(*rtp.Packet) {
-		return func(pkt *rtp.Packet) {
-			pts, ok := c.PacketPTS(videoMedia, pkt)
-			if !ok {
-				return
-			}
-			au, err := decode(pkt)
-			if err != nil {
-				if !incompleteFrame(err) {
-					m.dropped(frameProblem(err))
-				}
-				return // the muxer waits for a keyframe
-			}
-			p.lastVideo.Store(time.Now().UnixNano())
-			m.writeVideo(fromClock(pts, videoTimescale), au)
-		}
+	if err := p.readVideo(c, tr, m); err != nil {
+		return err
 	}
-	if h264f != nil {
-		dec, err := h264f.CreateDecoder()
-		if err != nil {
-			return permanent(fmt.Errorf("unusable H.264 track: %w", err))
-		}
-		c.OnPacketRTP(videoMedia, h264f, onVideo(dec.Decode))
-	} else {
-		dec, err := h265f.CreateDecoder()
-		if err != nil {
-			return permanent(fmt.Errorf("unusable H.265 track: %w", err))
-		}
-		c.OnPacketRTP(videoMedia, h265f, onVideo(dec.Decode))
-	}
-	if audioMedia != nil {
-		dec, err := aacf.CreateDecoder()
-		if err != nil {
-			return permanent(fmt.Errorf("unusable AAC track: %w", err))
-		}
-		rate := aacf.ClockRate()
-		c.OnPacketRTP(audioMedia, aacf, func(pkt *rtp.Packet) {
-			pts, ok := c.PacketPTS(audioMedia, pkt)
-			if !ok {
-				return
-			}
-			if aus, err := dec.Decode(pkt); err == nil {
-				m.writeAudio(fromClock(pts, rate), aus)
-			}
-		})
+	if err := readAudio(c, tr, m); err != nil {
+		return err
 	}
 	if _, err := c.Play(nil); err != nil {
 		return fmt.Errorf("failed to play: %w", err)
 	}
+	return nil
+}
+
+// rtspTracks are the tracks of a session that decoder plays: one video
+// track, H.264 or H.265, and an AAC track if the camera has one.
+type rtspTracks struct {
+	setup trackSetup
+	video *description.Media
+	h264  *format.H264
+	h265  *format.H265
+	audio *description.Media
+	aac   *format.MPEG4Audio
+}
+
+// findTracks picks the tracks to play from a session description.
+func findTracks(desc *description.Session) (rtspTracks, error) {
+	var tr rtspTracks
+	if tr.video = desc.FindFormat(&tr.h264); tr.video != nil {
+		tr.setup.video = formatH264
+		tr.setup.sps, tr.setup.pps = tr.h264.SafeParams()
+	} else if tr.video = desc.FindFormat(&tr.h265); tr.video != nil {
+		tr.setup.video = formatH265
+		tr.setup.vps, tr.setup.sps, tr.setup.pps = tr.h265.SafeParams()
+	} else {
+		return tr, permanent(fmt.Errorf("the stream has no H.264 or H.265 video (it has %s); decoder plays H.264 and H.265", describeFormats(desc)))
+	}
+	if tr.audio = desc.FindFormat(&tr.aac); tr.audio != nil {
+		if tr.aac.Config == nil {
+			tr.audio = nil // LATM-framed AAC: played without audio
+		} else {
+			cfg := *tr.aac.Config
+			tr.setup.audio = &cfg
+		}
+	}
+	return tr, nil
+}
+
+// readVideo has the video track's packets decoded into access units and
+// muxed. PacketPTS must see every packet: the first one it times is one
+// that starts a frame whose PTS equals its DTS.
+func (p *rtspProducer) readVideo(c *gortsplib.Client, tr rtspTracks, m *muxer) error {
+	var decode func(*rtp.Packet) ([][]byte, error)
+	var f format.Format
+	if tr.h264 != nil {
+		dec, err := tr.h264.CreateDecoder()
+		if err != nil {
+			return permanent(fmt.Errorf("unusable H.264 track: %w", err))
+		}
+		decode, f = dec.Decode, tr.h264
+	} else {
+		dec, err := tr.h265.CreateDecoder()
+		if err != nil {
+			return permanent(fmt.Errorf("unusable H.265 track: %w", err))
+		}
+		decode, f = dec.Decode, tr.h265
+	}
+	c.OnPacketRTP(tr.video, f, func(pkt *rtp.Packet) {
+		pts, ok := c.PacketPTS(tr.video, pkt)
+		if !ok {
+			return
+		}
+		au, err := decode(pkt)
+		if err != nil {
+			if !incompleteFrame(err) {
+				m.dropped(frameProblem(err))
+			}
+			return // the muxer waits for a keyframe
+		}
+		p.lastVideo.Store(time.Now().UnixNano())
+		m.writeVideo(fromClock(pts, videoTimescale), au)
+	})
+	return nil
+}
+
+// readAudio has the AAC track's packets, if there is one, decoded and
+// muxed.
+func readAudio(c *gortsplib.Client, tr rtspTracks, m *muxer) error {
+	if tr.audio == nil {
+		return nil
+	}
+	dec, err := tr.aac.CreateDecoder()
+	if err != nil {
+		return permanent(fmt.Errorf("unusable AAC track: %w", err))
+	}
+	rate := tr.aac.ClockRate()
+	c.OnPacketRTP(tr.audio, tr.aac, func(pkt *rtp.Packet) {
+		pts, ok := c.PacketPTS(tr.audio, pkt)
+		if !ok {
+			return
+		}
+		if aus, err := dec.Decode(pkt); err == nil {
+			m.writeAudio(fromClock(pts, rate), aus)
+		}
+	})
 	return nil
 }
 
@@ -258,22 +284,6 @@ func (p *rtspProducer) play(ctx context.Context, c *gortsplib.Client, m *muxer) 
 	}
 }
 
-// frameProblem words an RTP decoder's error for a viewer.
-func frameProblem(err error) error {
-	if strings.Contains(err.Error(), "too big") {
-		return fmt.Errorf("the camera sends frames larger than %d MiB, the most decoder takes (%v)", h264.MaxAccessUnitSize>>20, err)
-	}
-	return fmt.Errorf("the camera sends video decoder cannot take: %w", err)
-}
-
-// incompleteFrame reports whether an RTP decoder's error only means that
-// a frame is not complete yet, or began before the session did: not a
-// problem with the stream.
-func incompleteFrame(err error) bool {
-	return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) ||
-		errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
-}
-
 // rateLimitedLog returns a function that logs what it is given at most
 // once every 10 s, with how many were not logged: a camera that sends
 // garbage must not flood the log.
@@ -291,91 +301,4 @@ func rateLimitedLog(log *slog.Logger, what string) func(error) {
 		log.Warn(what, "err", err, "not_logged_since_last", skipped)
 		last, skipped = time.Now(), 0
 	}
-}
-
-// describeError says what a failed DESCRIBE means for the user.
-func describeError(err error) error {
-	var bad liberrors.ErrClientBadStatusCode
-	if errors.As(err, &bad) {
-		switch bad.Code {
-		case base.StatusUnauthorized:
-			return permanent(errors.New("the camera refused the credentials (401 Unauthorized): put the right user and password in the URL, as rtsp://user:password@camera/stream"))
-		case base.StatusForbidden:
-			return permanent(errors.New("the camera refused access to this stream (403 Forbidden)"))
-		case base.StatusNotFound:
-			return errors.New("the camera has no such stream (404 Not Found): check the path after the host")
-		}
-		return fmt.Errorf("the camera answered %d %s", bad.Code, bad.Message)
-	}
-	return requestError(err)
-}
-
-// connectionError rewords the errors of a connection that failed.
-func connectionError(err error) error {
-	var ne net.Error
-	switch {
-	case err == nil:
-		return errors.New("the camera closed the stream")
-	case errors.As(err, new(liberrors.ErrClientTCPTimeout)), errors.As(err, new(liberrors.ErrClientUDPTimeout)):
-		return errors.New("stalled: the camera sent nothing for the source timeout")
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("the camera did not answer in time: %w", err)
-	case errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return errors.New("the camera closed the connection")
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return fmt.Errorf("cannot reach the camera: %w", opErr.Err)
-	}
-	return err
-}
-
-// Answers that are not RTSP.
-var (
-	errNotRTSP          = errors.New("the server did not answer in RTSP: check that the host and port are an RTSP camera's (RTSP usually listens on port 554)")
-	errClosedWithoutAns = errors.New("the server closed the connection without an RTSP answer: it is not an RTSP camera, or it refuses more clients")
-)
-
-// requestError rewords the errors of a request that got no usable answer.
-func requestError(err error) error {
-	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return errClosedWithoutAns
-	case strings.Contains(err.Error(), "expected 'RTSP/1.0'"):
-		return errNotRTSP
-	}
-	return connectionError(err)
-}
-
-// describeFormats lists a session's codecs for an error message.
-func describeFormats(desc *description.Session) string {
-	var names []string
-	for _, media := range desc.Medias {
-		for _, f := range media.Formats {
-			names = append(names, f.Codec())
-		}
-	}
-	if len(names) == 0 {
-		return "no media"
-	}
-	return strings.Join(names, ", ")
-}
-
-// scrub removes the URL's credentials from err's text.
-func (p *rtspProducer) scrub(err error) error {
-	if err == nil || len(p.secrets) == 0 {
-		return err
-	}
-	text := err.Error()
-	for _, s := range p.secrets {
-		text = strings.ReplaceAll(text, s, "***")
-	}
-	if text == err.Error() {
-		return err
-	}
-	var perm *permanentError
-	if errors.As(err, &perm) {
-		return permanent(errors.New(text))
-	}
-	return errors.New(text)
 }
