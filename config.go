@@ -176,7 +176,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&lc.MaxViewers, "max-viewers", 10000, "most viewers at once")
 	fs.IntVar(&lc.MaxViewersPerSource, "max-viewers-per-source", 10000, "most viewers of one source at once")
 	fs.IntVar(&lc.MaxSources, "max-sources", 64, "most sources running at once")
-	fs.Int64Var(&lc.BufferBudget, "buffer-budget", 256<<20, "most `bytes` all sources together keep for their viewers; one source keeps up to an eighth")
+	fs.Int64Var(&lc.BufferBudget, "buffer-budget", 256<<20, "most `bytes` all sources together keep for their viewers (268435456 is 256 MiB); one source keeps up to an eighth")
 	sc := &lc.Sources
 	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
 	fs.DurationVar(&sc.RetryMin, "retry-min", 500*time.Millisecond, "first wait before reconnecting to a failed source; it doubles on each failure")
@@ -191,8 +191,12 @@ func printUsage(fs *flag.FlagSet, output io.Writer) {
 	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
-		fmt.Fprintf(output, "  -%s %s\n    \t%s", f.Name, name, usage)
-		if f.DefValue != "" && f.DefValue != "false" {
+		fmt.Fprintf(output, "  -%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(output, " %s", name)
+		}
+		fmt.Fprintf(output, "\n    \t%s", usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 			fmt.Fprintf(output, " (default %s)", f.DefValue)
 		}
 		if f.Name != "version" {
