@@ -76,30 +76,8 @@ func TestLiveViewerLeaves(t *testing.T) {
 			rc.waitClosedByServer(t, deadPeer+5*time.Second)
 			rc.Close()
 		}},
-		{"sends text that is not JSON", func(t *testing.T, ts *testServer) {
-			c := dial(t, ts.liveURL(source))
-			c.Write(context.Background(), websocket.MessageText, []byte("hello?"))
-			ce, msgs := readClose(t, c, 5*time.Second)
-			if ce.Code != closePolicy {
-				t.Errorf("close %v, want %d", ce, closePolicy)
-			}
-			if len(msgs) == 0 || msgs[len(msgs)-1].Type != "error" || msgs[len(msgs)-1].Code != closePolicy {
-				t.Errorf("no error message before the close; last messages: %+v", msgs[max(0, len(msgs)-2):])
-			}
-		}},
-		{"sends text that is not UTF-8", func(t *testing.T, ts *testServer) {
-			c := dial(t, ts.liveURL(source))
-			c.Write(context.Background(), websocket.MessageText, []byte("{\"type\":\"ping\",\"id\":\"\xff\xfe\"}"))
-			ce, msgs := readClose(t, c, 5*time.Second)
-			if ce.Code != closeInvalidText {
-				t.Errorf("close %v, want %d", ce, closeInvalidText)
-			}
-			for _, m := range msgs {
-				if m.Type == "pong" {
-					t.Errorf("invalid text was answered: %+v", m)
-				}
-			}
-		}},
+		{"sends text that is not JSON", sendsText(source, "hello?", closePolicy)},
+		{"sends text that is not UTF-8", sendsText(source, "{\"type\":\"ping\",\"id\":\"\xff\xfe\"}", closeInvalidText)},
 		{"sends a binary message", func(t *testing.T, ts *testServer) {
 			rc := dialRaw(t, ts, source)
 			rc.Write(maskedFrame(0x2, []byte{1, 2, 3}))
@@ -114,6 +92,27 @@ func TestLiveViewerLeaves(t *testing.T) {
 			tc.leave(t, ts)
 			ts.expectDrained(t, base)
 		})
+	}
+}
+
+// sendsText is a viewer that sends text /live refuses: it must get an
+// error message with code, then a close with code, and no answer.
+func sendsText(source, text string, code int) func(t *testing.T, ts *testServer) {
+	return func(t *testing.T, ts *testServer) {
+		c := dial(t, ts.liveURL(source))
+		c.Write(context.Background(), websocket.MessageText, []byte(text))
+		ce, msgs := readClose(t, c, 5*time.Second)
+		if int(ce.Code) != code {
+			t.Errorf("close %v, want %d", ce, code)
+		}
+		if n := len(msgs); n == 0 || msgs[n-1].Type != "error" || msgs[n-1].Code != code {
+			t.Errorf("no error message before the close; last messages: %+v", msgs[max(0, n-2):])
+		}
+		for _, m := range msgs {
+			if m.Type == "pong" {
+				t.Errorf("refused text was answered: %+v", m)
+			}
+		}
 	}
 }
 
