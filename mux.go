@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 )
@@ -22,10 +22,6 @@ const (
 	videoTrackID   = 1
 	audioTrackID   = 2
 	videoTimescale = 90000
-	// aacFrameSamples is the length of an AAC access unit, or
-	// aacShortFrameSamples where the config's frame length flag is set.
-	aacFrameSamples      = 1024
-	aacShortFrameSamples = 960
 	// maxFrameDuration caps the duration given to a frame after a pause in
 	// the source, in videoTimescale units.
 	maxFrameDuration = videoTimescale
@@ -43,7 +39,39 @@ type trackSetup struct {
 	// Parameter sets from the SDP or the container; nil when only the
 	// stream carries them.
 	vps, sps, pps []byte
-	audio         *mpeg4audio.AudioSpecificConfig // nil without audio
+	audio         *audioSetup // nil without audio
+}
+
+// muxSink is where a muxer's output goes: a source's Feed, or the input
+// of a transcoder. Its methods must not block.
+type muxSink interface {
+	Publish(Message)
+	SetInit(*mediaInit)
+	SetStatus(Status)
+	// tapping reports whether anyone takes the frames themselves, as
+	// tapVideo and tapAudio hand them on.
+	tapping() bool
+	tapVideo(videoUnit)
+	tapAudio(audioUnit)
+}
+
+// videoUnit is a video frame on a source's output timeline, as a tap gets
+// it. Its slices are its own.
+type videoUnit struct {
+	format   string
+	dts, pts int64 // 90 kHz
+	key      bool
+	// au is the frame's NAL units; a keyframe's begin with its parameter
+	// sets, so that a decoder can start there.
+	au [][]byte
+}
+
+// audioUnit is audio on a source's output timeline, as a tap gets it,
+// whether or not its muxer carries it. Its slices are its own.
+type audioUnit struct {
+	setup  *audioSetup // the source's track
+	pts    int64       // of the first sample, in setup.rate ticks
+	frames []audioFrame
 }
 
 // muxer turns one source's access units into fragmented MP4 for its feed,
@@ -59,7 +87,10 @@ type trackSetup struct {
 // Its methods are safe for concurrent use: an RTSP client may deliver audio
 // and video on different goroutines. They never block.
 type muxer struct {
-	feed *Feed
+	feed muxSink
+	// carries says which audio tracks go into the init and fragments;
+	// the others reach taps only.
+	carries func(*audioSetup) bool
 
 	mu    sync.Mutex
 	setup trackSetup // newest parameter sets included
@@ -111,9 +142,21 @@ type heldFrame struct {
 	init     *mediaInit // the init a keyframe needs
 }
 
-func newMuxer(feed *Feed) *muxer {
-	return &muxer{feed: feed, frameDur: videoTimescale / 25}
+// newMuxer muxes a source for viewers who asked for nothing in particular:
+// its video, and its audio if that is AAC, which every browser plays.
+func newMuxer(feed muxSink) *muxer {
+	return &muxer{feed: feed, carries: isAAC, frameDur: videoTimescale / 25}
 }
+
+// newOutputMuxer muxes every audio track browsers can play: for outputs
+// whose audio was chosen for the viewers' browsers.
+func newOutputMuxer(feed muxSink) *muxer {
+	m := newMuxer(feed)
+	m.carries = (*audioSetup).muxable
+	return m
+}
+
+func isAAC(a *audioSetup) bool { return a.format == audioAAC }
 
 // reset starts a new connection of the source with these tracks. The frame
 // held from the last connection goes out first.
@@ -283,6 +326,9 @@ func (m *muxer) place(outDTS, outPTS int64, key bool, nalus [][]byte) {
 		m.waitKey = true
 		return
 	}
+	if m.feed.tapping() {
+		m.tapVideo(outDTS, outPTS, key, payload)
+	}
 	m.held = &heldFrame{dts: outDTS, pts: outPTS, key: key, payload: payload}
 	m.lastDTS, m.hasLast = outDTS, true
 	m.maxPTS = max(m.maxPTS, outPTS)
@@ -337,55 +383,105 @@ func (m *muxer) framesMuxed() uint64 {
 	return m.frames
 }
 
-// writeAudio muxes AAC access units, the first presented at pts on the
-// connection's clock. Audio waits for the video: it has nothing to play
-// against until the connection's first keyframe.
-func (m *muxer) writeAudio(pts time.Duration, aus [][]byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cfg := m.setup.audio
-	if cfg == nil || !m.offsetSet || m.published == nil || m.published != m.init || len(aus) == 0 {
+// tapVideo hands a placed frame to the taps; payload is the frame's own
+// AVCC copy, which the muxer does not change.
+func (m *muxer) tapVideo(dts, pts int64, key bool, payload []byte) {
+	var au h264.AVCC
+	if au.Unmarshal(payload) != nil {
 		return
 	}
-	rate := int64(cfg.SampleRate)
-	at := toClock(pts, int(rate)) + m.offset*rate/videoTimescale
-	// Counting samples keeps fragments back to back; timestamps that run
-	// ahead of the count by more than a fraction of a second win (a gap).
-	// Audio that goes back in time would overlap what viewers have, and a
-	// player may stall on it: it is dropped, unless the source keeps it up
-	// for a while, which is then a new clock.
-	// A new connection's audio that overlaps what the last one sent is
-	// dropped the same way.
+	if key {
+		au = append(m.parameterSets(), au...)
+	}
+	m.feed.tapVideo(videoUnit{format: m.setup.video, dts: dts, pts: pts, key: key, au: au})
+}
+
+// writeAudio muxes access units of the source's audio track, the first
+// presented at pts on the connection's clock.
+func (m *muxer) writeAudio(pts time.Duration, aus [][]byte) {
+	a := m.setup.audio
+	if a == nil {
+		return
+	}
+	frames := make([]audioFrame, len(aus))
+	for i, au := range aus {
+		frames[i] = audioFrame{data: au, samples: a.samplesOf(au)}
+	}
+	m.writeAudioFrames(pts, frames)
+}
+
+// writeAudioFrames muxes audio frames, the first presented at pts on the
+// connection's clock, if the muxer carries the track, and hands them to
+// the taps. Audio waits for the video: it has nothing to play against
+// until the connection's first keyframe.
+func (m *muxer) writeAudioFrames(pts time.Duration, frames []audioFrame) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.setup.audio
+	if a == nil || !m.offsetSet || m.published == nil || m.published != m.init || len(frames) == 0 {
+		return
+	}
+	base, ok := m.audioAt(toClock(pts, a.rate) + m.offset*int64(a.rate)/videoTimescale)
+	if !ok {
+		return
+	}
+	total := 0
+	for _, f := range frames {
+		total += f.samples
+	}
+	m.audioNext += int64(total)
+	if base < 0 {
+		return
+	}
+	if m.feed.tapping() {
+		m.feed.tapAudio(audioUnit{setup: a, pts: base, frames: cloneFrames(frames)})
+	}
+	if !m.carries(a) {
+		return
+	}
+	samples := make([]*fmp4.Sample, len(frames))
+	size := 0
+	for i, f := range frames {
+		samples[i] = &fmp4.Sample{Duration: uint32(f.samples), Payload: f.data}
+		size += len(f.data)
+	}
+	if data := m.fragment(audioTrackID, uint64(base), samples, size); data != nil {
+		m.feed.Publish(Message{Data: data, Binary: true})
+	}
+}
+
+// audioAt places audio whose first sample is at on the output timeline and
+// returns where it goes, or false to drop it. Counting samples keeps
+// fragments back to back; timestamps that run ahead of the count by more
+// than a fraction of a second win (a gap). Audio that goes back in time
+// would overlap what viewers have, and a player may stall on it: it is
+// dropped, unless the source keeps it up for a while, which is then a new
+// clock. A new connection's audio that overlaps what the last one sent is
+// dropped the same way.
+func (m *muxer) audioAt(at int64) (int64, bool) {
+	rate := int64(m.setup.audio.rate)
 	switch {
 	case at-m.audioNext > rate/audioResync || (!m.audioSynced && at > m.audioNext):
 		m.audioNext, m.audioBehind = at, 0
 	case m.audioNext-at > rate/audioResync:
 		if m.audioBehind++; m.audioBehind < audioBehindLimit {
-			return
+			return 0, false
 		}
 		m.audioNext, m.audioBehind = at, 0
 	default:
 		m.audioBehind = 0
 	}
 	m.audioSynced = true
-	frame := int64(aacFrameSamples)
-	if cfg.FrameLengthFlag {
-		frame = aacShortFrameSamples
+	return m.audioNext, true
+}
+
+// cloneFrames copies frames for a tap, which keeps them past the call.
+func cloneFrames(frames []audioFrame) []audioFrame {
+	out := make([]audioFrame, len(frames))
+	for i, f := range frames {
+		out[i] = audioFrame{data: bytes.Clone(f.data), samples: f.samples}
 	}
-	base := m.audioNext
-	m.audioNext += int64(len(aus)) * frame
-	if base < 0 {
-		return
-	}
-	samples := make([]*fmp4.Sample, len(aus))
-	size := 0
-	for i, au := range aus {
-		samples[i] = &fmp4.Sample{Duration: uint32(frame), Payload: au}
-		size += len(au)
-	}
-	if data := m.fragment(audioTrackID, uint64(base), samples, size); data != nil {
-		m.feed.Publish(Message{Data: data, Binary: true})
-	}
+	return out
 }
 
 // fragment marshals one moof+mdat, or returns nil for samples the format

@@ -21,8 +21,9 @@ type builtInit struct {
 	fps float64
 }
 
-// buildInit makes the init message and segment for setup.
-func buildInit(setup trackSetup) (builtInit, error) {
+// buildInit makes the init message and segment for setup, with its audio
+// track if carries says so.
+func buildInit(setup trackSetup, carries func(*audioSetup) bool) (builtInit, error) {
 	info := initInfo{Type: msgInit, Video: videoInfo{Format: setup.video}}
 	var videoCodec codecs.Codec
 	var err error
@@ -55,13 +56,10 @@ func buildInit(setup trackSetup) (builtInit, error) {
 	info.Video.FPS = float64(int(info.Video.FPS*100+0.5)) / 100
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: videoTrackID, TimeScale: videoTimescale, Codec: videoCodec}}}
 	codecList := info.Video.Codec
-	if a := setup.audio; a != nil {
-		info.Audio = &audioInfo{Codec: aacCodecString(a), Format: "AAC", SampleRate: a.SampleRate, Channels: a.ChannelCount}
-		if info.Audio.Channels == 0 {
-			info.Audio.Channels = int(a.ChannelConfig)
-		}
+	if a := setup.audio; a != nil && carries(a) {
+		info.Audio = &audioInfo{Codec: a.codecString(), Format: a.format, SampleRate: a.rate, Channels: a.channels}
 		codecList += "," + info.Audio.Codec
-		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(a.SampleRate), Codec: &codecs.MPEG4Audio{Config: *a}})
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(a.rate), Codec: a.initCodec()})
 	}
 	info.MIME = `video/mp4; codecs="` + codecList + `"`
 	var buf seekablebuffer.Buffer
@@ -69,7 +67,8 @@ func buildInit(setup trackSetup) (builtInit, error) {
 		return builtInit{}, fmt.Errorf("failed to write the init segment: %w", err)
 	}
 	infoJSON, _ := json.Marshal(info)
-	return builtInit{mediaInit: &mediaInit{info: infoJSON, segment: buf.Bytes()}, fps: info.Video.FPS}, nil
+	mi := &mediaInit{info: infoJSON, segment: buf.Bytes(), video: info.Video, audio: setup.audio}
+	return builtInit{mediaInit: mi, fps: info.Video.FPS}, nil
 }
 
 // toClock converts d to ticks of a clock of rate Hz without overflowing

@@ -135,11 +135,7 @@ func (m *muxer) newDTSExtractor() dtsExtractor {
 // updateInit builds the init for the current parameters unless viewers
 // have it already. Called at a keyframe.
 func (m *muxer) updateInit() error {
-	var audioKey string
-	if m.setup.audio != nil {
-		audioKey = fmt.Sprintf("%+v", *m.setup.audio)
-	}
-	key := strings.Join([]string{m.setup.video, string(m.setup.vps), string(m.setup.sps), string(m.setup.pps), audioKey}, "|")
+	key := strings.Join([]string{m.setup.video, string(m.setup.vps), string(m.setup.sps), string(m.setup.pps), m.setup.audio.key()}, "|")
 	if key == m.initKey && m.dts != nil {
 		return nil
 	}
@@ -147,7 +143,7 @@ func (m *muxer) updateInit() error {
 	if key == m.initKey {
 		return nil
 	}
-	init, err := buildInit(m.setup)
+	init, err := buildInit(m.setup, m.carries)
 	if err != nil {
 		return err
 	}

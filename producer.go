@@ -28,6 +28,7 @@ type Feed struct {
 
 	mu     sync.Mutex
 	status Status
+	taps   taps
 }
 
 // Publish hands m to every viewer of the source.
@@ -44,6 +45,7 @@ func (f *Feed) SetStatus(s Status) {
 	f.status = s
 	f.stream.state.Store(&s.State)
 	f.ring.setStatus(statusMessage(s))
+	f.taps.send(tapUnit{status: &s})
 }
 
 // SetInit makes init the media init of what is published next, which must

@@ -23,9 +23,13 @@ type frame struct {
 
 // mediaInit is what a viewer needs before a media source's fragments: the
 // init message (codecs, MIME type, size) and the init segment (ftyp+moov).
+// video and audio describe the source's tracks, audio whether or not the
+// init carries it, for deciding what a viewer's browser can play.
 type mediaInit struct {
 	info    []byte
 	segment []byte
+	video   videoInfo
+	audio   *audioSetup
 }
 
 // entry is a published message with what a viewer needs to use it.

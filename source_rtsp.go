@@ -167,14 +167,15 @@ func (p *rtspProducer) handshake(c *gortsplib.Client, m *muxer, log *slog.Logger
 }
 
 // rtspTracks are the tracks of a session that decoder plays: one video
-// track, H.264 or H.265, and an AAC track if the camera has one.
+// track, H.264 or H.265, and one audio track if the camera has one it can
+// use (AAC, Opus, G.711 or 16-bit linear PCM).
 type rtspTracks struct {
-	setup trackSetup
-	video *description.Media
-	h264  *format.H264
-	h265  *format.H265
-	audio *description.Media
-	aac   *format.MPEG4Audio
+	setup      trackSetup
+	video      *description.Media
+	h264       *format.H264
+	h265       *format.H265
+	audio      *description.Media
+	audioTrack format.Format
 }
 
 // findTracks picks the tracks to play from a session description.
@@ -189,15 +190,34 @@ func findTracks(desc *description.Session) (rtspTracks, error) {
 	} else {
 		return tr, permanent(fmt.Errorf("the stream has no H.264 or H.265 video (it has %s); decoder plays H.264 and H.265", describeFormats(desc)))
 	}
-	if tr.audio = desc.FindFormat(&tr.aac); tr.audio != nil {
-		if tr.aac.Config == nil {
-			tr.audio = nil // LATM-framed AAC: played without audio
-		} else {
-			cfg := *tr.aac.Config
-			tr.setup.audio = &cfg
-		}
-	}
+	tr.audio, tr.audioTrack, tr.setup.audio = findAudio(desc)
 	return tr, nil
+}
+
+// findAudio picks the audio track to play, the one browsers take with the
+// least work first.
+func findAudio(desc *description.Session) (*description.Media, format.Format, *audioSetup) {
+	var aac *format.MPEG4Audio
+	if m := desc.FindFormat(&aac); m != nil && aac.Config != nil { // not LATM-framed
+		return m, aac, aacSetup(*aac.Config)
+	}
+	var op *format.Opus
+	if m := desc.FindFormat(&op); m != nil {
+		return m, op, &audioSetup{format: audioOpus, rate: opusRate, channels: max(op.ChannelCount, 1)}
+	}
+	var g711 *format.G711
+	if m := desc.FindFormat(&g711); m != nil {
+		a := &audioSetup{format: audioALaw, rate: g711.SampleRate, channels: max(g711.ChannelCount, 1)}
+		if g711.MULaw {
+			a.format = audioMuLaw
+		}
+		return m, g711, a
+	}
+	var lpcm *format.LPCM
+	if m := desc.FindFormat(&lpcm); m != nil && lpcm.BitDepth == 16 {
+		return m, lpcm, &audioSetup{format: audioL16, rate: lpcm.SampleRate, channels: max(lpcm.ChannelCount, 1)}
+	}
+	return nil, nil, nil
 }
 
 // readVideo has the video track's packets decoded into access units and
@@ -237,27 +257,68 @@ func (p *rtspProducer) readVideo(c *gortsplib.Client, tr rtspTracks, m *muxer) e
 	return nil
 }
 
-// readAudio has the AAC track's packets, if there is one, decoded and
-// muxed.
+// readAudio has the audio track's packets, if there is one, decoded into
+// access units and muxed.
 func readAudio(c *gortsplib.Client, tr rtspTracks, m *muxer) error {
 	if tr.audio == nil {
 		return nil
 	}
-	dec, err := tr.aac.CreateDecoder()
+	decode, err := audioDecoder(tr.audioTrack)
 	if err != nil {
-		return permanent(fmt.Errorf("unusable AAC track: %w", err))
+		return permanent(fmt.Errorf("unusable %s track: %w", tr.setup.audio.format, err))
 	}
-	rate := tr.aac.ClockRate()
-	c.OnPacketRTP(tr.audio, tr.aac, func(pkt *rtp.Packet) {
+	rate := tr.audioTrack.ClockRate()
+	c.OnPacketRTP(tr.audio, tr.audioTrack, func(pkt *rtp.Packet) {
 		pts, ok := c.PacketPTS(tr.audio, pkt)
 		if !ok {
 			return
 		}
-		if aus, err := dec.Decode(pkt); err == nil {
+		if aus, err := decode(pkt); err == nil {
 			m.writeAudio(fromClock(pts, rate), aus)
 		}
 	})
 	return nil
+}
+
+// audioDecoder returns what turns an audio track's RTP packets into access
+// units: AAC frames, Opus packets, or blocks of G.711 or PCM samples.
+func audioDecoder(f format.Format) (func(*rtp.Packet) ([][]byte, error), error) {
+	one := func(decode func(*rtp.Packet) ([]byte, error)) func(*rtp.Packet) ([][]byte, error) {
+		return func(pkt *rtp.Packet) ([][]byte, error) {
+			au, err := decode(pkt)
+			if err != nil || len(au) == 0 {
+				return nil, err
+			}
+			return [][]byte{au}, nil
+		}
+	}
+	switch f := f.(type) {
+	case *format.MPEG4Audio:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return dec.Decode, nil
+	case *format.Opus:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return one(dec.Decode), nil
+	case *format.G711:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return one(dec.Decode), nil
+	case *format.LPCM:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, err
+		}
+		return one(dec.Decode), nil
+	}
+	return nil, fmt.Errorf("no decoder for %s", f.Codec())
 }
 
 // play waits while the session plays, until it fails, the video stalls or

@@ -211,8 +211,7 @@ func tsTracks(r *mpegts.Reader) (setup trackSetup, video, audio *mpegts.Track) {
 			}
 		case *tscodecs.MPEG4Audio:
 			if audio == nil {
-				cfg := mpeg4audio.AudioSpecificConfig(c.Config)
-				audio, setup.audio = t, &cfg
+				audio, setup.audio = t, aacSetup(mpeg4audio.AudioSpecificConfig(c.Config))
 			}
 		}
 	}
