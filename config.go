@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +72,17 @@ type LiveConfig struct {
 	// eight run, so that many sources of large frames cannot exhaust the
 	// machine's memory.
 	BufferBudget int64
+	// FFmpeg is the ffmpeg that transcodes; empty finds it on PATH. Without
+	// one, sources pass through and G.711 becomes FLAC, but what needs
+	// transcoding fails with a message saying so.
+	FFmpeg string
+	// TranscodeEncoder is the H.264 encoder of transcodes; auto tries the
+	// machine's hardware encoders once and falls back to libx264.
+	TranscodeEncoder string
+	// MaxTranscodes bounds the ffmpeg processes that transcode at once,
+	// snapshots included; beyond it outputs are refused (4429) and
+	// snapshots wait.
+	MaxTranscodes int
 
 	Sources SourceConfig
 }
@@ -176,6 +188,9 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.IntVar(&lc.MaxViewers, "max-viewers", 10000, "most viewers at once")
 	fs.IntVar(&lc.MaxViewersPerSource, "max-viewers-per-source", 10000, "most viewers of one source at once")
 	fs.IntVar(&lc.MaxSources, "max-sources", 64, "most sources running at once")
+	fs.StringVar(&lc.FFmpeg, "ffmpeg", "", "the ffmpeg `program` transcodes run (empty: ffmpeg on PATH)")
+	fs.StringVar(&lc.TranscodeEncoder, "transcode-encoder", encoderAuto, "H.264 `encoder` of transcodes: auto (hardware if it works here, else libx264), libx264, h264_vaapi, h264_qsv, h264_nvenc, h264_videotoolbox, h264_mf, h264_v4l2m2m")
+	fs.IntVar(&lc.MaxTranscodes, "max-transcodes", max(1, runtime.NumCPU()/2), "most ffmpeg transcodes and snapshots at once")
 	fs.Int64Var(&lc.BufferBudget, "buffer-budget", 256<<20, "most `bytes` all sources together keep for their viewers (268435456 is 256 MiB); one source keeps up to an eighth")
 	sc := &lc.Sources
 	fs.DurationVar(&sc.Timeout, "source-timeout", 10*time.Second, "bound on each exchange with a camera, and on a silence in its video before it counts as stalled")
@@ -280,6 +295,12 @@ func (lc LiveConfig) validate() error {
 	}
 	if lc.MaxMessageBytes < 128 {
 		errs = append(errs, fmt.Errorf("-max-message must be at least 128 bytes, got %d", lc.MaxMessageBytes))
+	}
+	if err := validEncoder(lc.TranscodeEncoder); err != nil {
+		errs = append(errs, err)
+	}
+	if lc.MaxTranscodes < 1 {
+		errs = append(errs, fmt.Errorf("-max-transcodes must be at least 1, got %d", lc.MaxTranscodes))
 	}
 	if lc.BufferBudget < 8<<20 {
 		errs = append(errs, fmt.Errorf("-buffer-budget must be at least 8 MiB (8388608), got %d", lc.BufferBudget))

@@ -56,6 +56,11 @@ type Hub struct {
 
 	released     atomic.Int64 // buffer bytes let go since memory was last returned
 	lastReturned atomic.Int64 // Unix ns
+
+	// transcodes holds a token per running transcode (-max-transcodes);
+	// encoders picks their H.264 encoder.
+	transcodes chan struct{}
+	encoders   *encoderChooser
 }
 
 // hubMetrics are the service-wide counters behind /metrics.
@@ -84,8 +89,24 @@ func (m *hubMetrics) countClose(code int) {
 // NewHub returns a hub with no producers running.
 func NewHub(cfg LiveConfig, log *slog.Logger) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream)}
+	return &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream),
+		transcodes: make(chan struct{}, max(cfg.MaxTranscodes, 1)),
+		encoders:   &encoderChooser{configured: cfg.TranscodeEncoder, log: log}}
 }
+
+// acquireTranscode takes a -max-transcodes token, or reports that all are
+// taken.
+func (h *Hub) acquireTranscode() bool {
+	select {
+	case h.transcodes <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// releaseTranscode gives back a token acquireTranscode took.
+func (h *Hub) releaseTranscode() { <-h.transcodes }
 
 // stream is one running source and its viewers.
 type stream struct {
@@ -94,6 +115,7 @@ type stream struct {
 	display  string // URL with credentials masked
 	producer Producer
 	ring     *ring
+	feed     *Feed
 	started  time.Time
 	cancel   context.CancelFunc
 
@@ -106,48 +128,10 @@ type stream struct {
 	// after being stopped and replaced, that it is stale. ended is set
 	// once the producer has returned.
 	viewers   int
+	internal  int // of viewers, the outputs reading this source
 	linger    *time.Timer
 	lingerGen uint64
 	ended     bool
-}
-
-// subscription is one viewer's membership of a stream.
-type subscription struct {
-	s      *stream
-	cursor cursor
-	once   sync.Once
-}
-
-// Subscribe adds a viewer to the source, starting its producer if needed.
-// startNext makes the viewer begin at the next start point instead of the
-// newest one already buffered.
-func (h *Hub) Subscribe(src source, startNext bool) (*subscription, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil, errShuttingDown
-	}
-	if h.viewers >= h.cfg.MaxViewers {
-		return nil, errTooManyViewers
-	}
-	s := h.streams[src.key]
-	if s == nil {
-		if len(h.streams) >= h.cfg.MaxSources {
-			return nil, errTooManySources
-		}
-		s = h.start(src)
-	} else if s.viewers >= h.cfg.MaxViewersPerSource {
-		return nil, errTooManyPerSrc
-	}
-	if s.linger != nil {
-		s.linger.Stop()
-		s.linger = nil
-	}
-	s.viewers++
-	h.viewers++
-	h.metrics.viewers.Add(1)
-	h.metrics.viewersTotal.Add(1)
-	return &subscription{s: s, cursor: cursor{startNext: startNext}}, nil
 }
 
 // start launches the producer of a new stream. h.mu is held.
@@ -158,6 +142,7 @@ func (h *Hub) start(src source) *stream {
 		ring:    newRing(sourceBufferMessages, h.sourceBufferBytes(len(h.streams)+1), h.cfg.MaxBacklog),
 		started: time.Now(), cancel: cancel,
 	}
+	s.feed = &Feed{ring: s.ring, stream: s, log: h.log.With("source", s.display)}
 	h.streams[src.key] = s
 	h.rebalance()
 	h.wg.Add(1)
@@ -172,9 +157,8 @@ func (h *Hub) start(src source) *stream {
 func (s *stream) run(ctx context.Context) {
 	defer s.hub.wg.Done()
 	defer s.hub.metrics.producers.Add(-1)
-	log := s.hub.log.With("source", s.display)
+	feed, log := s.feed, s.feed.log
 	log.Info("source starting")
-	feed := &Feed{ring: s.ring, stream: s, log: log}
 	feed.SetStatus(Status{State: stateConnecting})
 	err := s.producer.Run(ctx, feed)
 	s.hub.forget(s)
@@ -187,6 +171,13 @@ func (s *stream) run(ctx context.Context) {
 		feed.SetStatus(Status{State: stateEnded, Reason: "source ended"})
 		end = &closeError{code: closeNormal, reason: "source ended"}
 		log.Info("source ended")
+	case errors.As(err, &end):
+		// An output's source ended, or the output cannot be made: its
+		// viewers hear it as it is.
+		if end.code != closeGoingAway {
+			feed.SetStatus(Status{State: stateEnded, Reason: end.reason})
+		}
+		log.Info("output ended", "reason", end.reason)
 	default:
 		reason := "source failed: " + err.Error()
 		feed.SetStatus(Status{State: stateEnded, Reason: reason})
@@ -194,6 +185,7 @@ func (s *stream) run(ctx context.Context) {
 		log.Warn("source failed", "err", err)
 	}
 	s.ring.close(end)
+	feed.taps.close(end)
 	s.hub.mu.Lock()
 	s.ended = true
 	idle := s.viewers == 0
@@ -244,61 +236,6 @@ func (h *Hub) forget(s *stream) {
 		s.linger.Stop()
 		s.linger = nil
 	}
-}
-
-// read returns what the viewer is to send next; see ring.read.
-func (sub *subscription) read(maxBacklog time.Duration) readResult {
-	return sub.s.ring.read(&sub.cursor, maxBacklog)
-}
-
-// Close removes the viewer; the last one out starts the linger, or lets go
-// of the buffer of a source that has ended. Idempotent.
-func (sub *subscription) Close() {
-	sub.once.Do(func() {
-		s, h := sub.s, sub.s.hub
-		h.mu.Lock()
-		s.viewers--
-		h.viewers--
-		h.metrics.viewers.Add(-1)
-		last := s.viewers == 0
-		release := last && s.ended
-		if last && !s.ended && h.streams[s.key] == s {
-			h.lingerOrStop(s)
-		}
-		h.mu.Unlock()
-		if release {
-			h.release(s)
-		}
-	})
-}
-
-// lingerOrStop stops the producer of s, which has just lost its last viewer,
-// after the linger. h.mu is held.
-func (h *Hub) lingerOrStop(s *stream) {
-	if h.cfg.Linger <= 0 {
-		delete(h.streams, s.key)
-		h.rebalance()
-		s.cancel()
-		return
-	}
-	s.lingerGen++
-	gen := s.lingerGen
-	s.linger = time.AfterFunc(h.cfg.Linger, func() { h.expire(s, gen) })
-}
-
-// expire stops s if its linger gen is still current and it has no viewers.
-func (h *Hub) expire(s *stream, gen uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s.linger == nil || s.lingerGen != gen || s.viewers > 0 {
-		return
-	}
-	s.linger = nil
-	if h.streams[s.key] == s {
-		delete(h.streams, s.key)
-		h.rebalance()
-	}
-	s.cancel()
 }
 
 // Close stops every producer and waits for them until ctx is done.

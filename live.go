@@ -94,7 +94,14 @@ type viewer struct {
 	conn    *websocket.Conn
 	netConn net.Conn
 	sub     *subscription
-	replies chan []byte
+	// src is the source the viewer asked for, and spec what its browser
+	// plays, when it said (codecs=, height=); converted is set once it
+	// has moved to an output made for that.
+	src       source
+	spec      outputSpec
+	specGiven bool
+	converted bool
+	replies   chan []byte
 	wg      sync.WaitGroup // the reader and pings in flight
 	pinging atomic.Bool
 
@@ -166,11 +173,38 @@ func (v *viewer) subscribe(rawQuery string) (*subscription, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := parseSource(query, v.cfg.Sources)
-	if err != nil {
+	if v.spec, v.specGiven, err = parseOutputSpec(query); err != nil {
 		return nil, err
 	}
-	return v.hub.Subscribe(src, startNext)
+	if v.src, err = parseSource(query, v.cfg.Sources); err != nil {
+		return nil, err
+	}
+	return v.hub.Subscribe(v.src, subscribeOptions{startNext: startNext})
+}
+
+// chooseOutput decides, before a viewer that said what its browser plays
+// gets a source's init, whether it can have the source as it is. If not,
+// it moves the viewer to the output made for its browser, and reports
+// that it did: what it was to send is not for it. Audio the browser
+// cannot play, and no output would change, is said in a status.
+func (v *viewer) chooseOutput(init *mediaInit) (moved bool, err error) {
+	if !v.specGiven || v.converted {
+		return false, nil
+	}
+	plan := planOutput(init.video, init.audio, v.spec)
+	if !plan.needsConverter(init.audio) {
+		if plan.dropWhy != "" {
+			return false, v.write(websocket.MessageText, statusMessage(Status{State: stateLive, Reason: plan.dropWhy}))
+		}
+		return false, nil
+	}
+	v.flush()
+	sub, err := v.hub.Switch(v.sub, converterSource(v.hub, v.src, v.spec))
+	if err != nil {
+		return false, err
+	}
+	v.sub, v.converted, v.lastStatus = sub, true, nil
+	return true, nil
 }
 
 // parseStart reads the start parameter of /live: where a viewer of a
@@ -328,6 +362,9 @@ func (v *viewer) deliver(e entry) error {
 		return err
 	}
 	if e.init != nil && e.init != v.lastInit {
+		if moved, err := v.chooseOutput(e.init); moved || err != nil {
+			return err
+		}
 		if err := v.write(websocket.MessageText, e.init.info); err != nil {
 			return err
 		}
@@ -383,7 +420,6 @@ func (v *viewer) ping(ctx context.Context) {
 // atomics.
 func (v *viewer) flush() {
 	d := counters{v.sent.bytes - v.flushed.bytes, v.sent.messages - v.flushed.messages, v.sent.drops - v.flushed.drops}
-	v.flushed = v.sent
 	s, m := v.sub.s, &v.hub.metrics
 	s.bytes.Add(d.bytes)
 	s.messages.Add(d.messages)

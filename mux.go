@@ -40,6 +40,10 @@ type trackSetup struct {
 	// stream carries them.
 	vps, sps, pps []byte
 	audio         *audioSetup // nil without audio
+	// transcode and note go in the init message: what an output converts,
+	// and anything its viewers should know (audio it drops, and why).
+	transcode *transcodeInfo
+	note      string
 }
 
 // muxSink is where a muxer's output goes: a source's Feed, or the input
@@ -64,6 +68,8 @@ type videoUnit struct {
 	// au is the frame's NAL units; a keyframe's begin with its parameter
 	// sets, so that a decoder can start there.
 	au [][]byte
+	// init describes the source's tracks; set on keyframes.
+	init *mediaInit
 }
 
 // audioUnit is audio on a source's output timeline, as a tap gets it,
@@ -91,6 +97,10 @@ type muxer struct {
 	// carries says which audio tracks go into the init and fragments;
 	// the others reach taps only.
 	carries func(*audioSetup) bool
+	// input marks a muxer that feeds a transcoder rather than viewers: it
+	// keeps its input's timeline as it is, and publishes each frame at
+	// once, with a guessed duration, rather than hold it for its exact one.
+	input bool
 
 	mu    sync.Mutex
 	setup trackSetup // newest parameter sets included
@@ -251,6 +261,9 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) {
 	}
 	if !m.offsetSet {
 		m.offset, m.offsetSet = m.continueAt(dts, pts90), true
+		if m.input {
+			m.offset = 0
+		}
 	}
 	m.place(dts+m.offset, pts90+m.offset, key, nalus)
 }
@@ -329,6 +342,7 @@ func (m *muxer) place(outDTS, outPTS int64, key bool, nalus [][]byte) {
 	if m.feed.tapping() {
 		m.tapVideo(outDTS, outPTS, key, payload)
 	}
+
 	m.held = &heldFrame{dts: outDTS, pts: outPTS, key: key, payload: payload}
 	m.lastDTS, m.hasLast = outDTS, true
 	m.maxPTS = max(m.maxPTS, outPTS)
@@ -337,6 +351,9 @@ func (m *muxer) place(outDTS, outPTS int64, key bool, nalus [][]byte) {
 	}
 	m.waitKey = false
 	m.frames++
+	if m.input {
+		m.flushHeld(m.frameDur)
+	}
 }
 
 // continueAt returns the shift that puts a keyframe with these decode and
@@ -390,10 +407,11 @@ func (m *muxer) tapVideo(dts, pts int64, key bool, payload []byte) {
 	if au.Unmarshal(payload) != nil {
 		return
 	}
+	u := videoUnit{format: m.setup.video, dts: dts, pts: pts, key: key, au: au}
 	if key {
-		au = append(m.parameterSets(), au...)
+		u.au, u.init = append(m.parameterSets(), au...), m.init
 	}
-	m.feed.tapVideo(videoUnit{format: m.setup.video, dts: dts, pts: pts, key: key, au: au})
+	m.feed.tapVideo(u)
 }
 
 // writeAudio muxes access units of the source's audio track, the first

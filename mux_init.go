@@ -62,6 +62,7 @@ func buildInit(setup trackSetup, carries func(*audioSetup) bool) (builtInit, err
 		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(a.rate), Codec: a.initCodec()})
 	}
 	info.MIME = `video/mp4; codecs="` + codecList + `"`
+	info.Transcode, info.Note = setup.transcode, setup.note
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
 		return builtInit{}, fmt.Errorf("failed to write the init segment: %w", err)

@@ -135,7 +135,8 @@ func (m *muxer) newDTSExtractor() dtsExtractor {
 // updateInit builds the init for the current parameters unless viewers
 // have it already. Called at a keyframe.
 func (m *muxer) updateInit() error {
-	key := strings.Join([]string{m.setup.video, string(m.setup.vps), string(m.setup.sps), string(m.setup.pps), m.setup.audio.key()}, "|")
+	key := strings.Join([]string{m.setup.video, string(m.setup.vps), string(m.setup.sps), string(m.setup.pps), m.setup.audio.key(),
+		fmt.Sprintf("%p", m.setup.transcode), m.setup.note}, "|")
 	if key == m.initKey && m.dts != nil {
 		return nil
 	}

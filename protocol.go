@@ -134,6 +134,13 @@ func statusMessage(s Status) []byte {
 	return b
 }
 
+// parseStatus reads a status message back.
+func parseStatus(data []byte) Status {
+	var s Status
+	json.Unmarshal(data, &s)
+	return s
+}
+
 // initInfo is the init message: what a page needs to set up its
 // SourceBuffer, and to show.
 type initInfo struct {
@@ -141,6 +148,13 @@ type initInfo struct {
 	MIME  string     `json:"mime"`
 	Video videoInfo  `json:"video"`
 	Audio *audioInfo `json:"audio,omitempty"`
+	// Transcode says what decoder converts for this viewer's browser, from
+	// what, to what, with which encoder; absent when the source passes
+	// through as it is.
+	Transcode *transcodeInfo `json:"transcode,omitempty"`
+	// Note is anything else the viewer should know, such as audio that
+	// its browser cannot play.
+	Note string `json:"note,omitempty"`
 }
 
 type videoInfo struct {

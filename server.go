@@ -15,14 +15,15 @@ import (
 // Server is decoder's HTTP service: the API, /live and the built-in page.
 // Start binds before returning; Shutdown is idempotent.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	hub      *Hub
-	sessions *sessions
-	http     *http.Server
-	handler  http.Handler
-	ln       net.Listener
-	serveErr chan error
+	cfg       Config
+	log       *slog.Logger
+	hub       *Hub
+	sessions  *sessions
+	snapshots *snapshotHandler
+	http      *http.Server
+	handler   http.Handler
+	ln        net.Listener
+	serveErr  chan error
 }
 
 // NewServer checks cfg and assembles the service without binding.
@@ -32,6 +33,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("invalid -allowed-origins %q: want scheme://host[:port] (host may start with *., port may be *), null or *", strings.Join(origins.invalid, ","))
 	}
 	s := &Server{cfg: cfg, log: log, hub: NewHub(cfg.Live, log), sessions: newSessions(), serveErr: make(chan error, 1)}
+	s.snapshots = &snapshotHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log}
 	page, err := newIndexPage()
 	if err != nil {
 		return nil, err
@@ -41,6 +43,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/{$}", allowMethods(page.ServeHTTP, http.MethodGet))
 	mux.Handle("/version", allowMethods(handleVersion, http.MethodGet))
 	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log, sessions: s.sessions}).ServeHTTP, http.MethodGet))
+	mux.Handle("/snapshot", allowMethods(s.snapshots.ServeHTTP, http.MethodGet))
 	mux.Handle("/streams", allowMethods(handleStreams(s.hub), http.MethodGet))
 	mux.Handle("/metrics", allowMethods(handleMetrics(s.hub), http.MethodGet))
 	mux.Handle("/", allowMethods(serveAsset, http.MethodGet))
@@ -126,6 +129,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
 	errViewers := s.sessions.shutdown(ctx)
 	errHub := s.hub.Close(ctx)
+	s.snapshots.wait()
 	grace := time.NewTimer(httpGrace)
 	defer grace.Stop()
 	var errHTTP error

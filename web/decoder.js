@@ -24,6 +24,13 @@
  * @property {'buffered' | 'next'} [start] Where a viewer of a running source
  *   begins: at once from the buffered keyframe (default), or at the next one.
  * @property {'tcp' | 'udp'} [transport] RTSP transport (default tcp).
+ * @property {string[] | 'auto' | 'source'} [codecs] Codec families this browser plays
+ *   (avc1, hvc1, mp4a, flac, opus): decoder transcodes what is not listed.
+ *   'auto' (default) asks MediaSource.isTypeSupported; 'source' asks for the
+ *   source as it is.
+ * @property {number} [height] Largest picture height wanted: a taller
+ *   source is scaled down by decoder (a wall of small tiles need not
+ *   decode 4K sixteen times).
  * @property {number} [retryMin] First reconnection wait in seconds (default 0.5).
  * @property {number} [retryMax] Longest reconnection wait in seconds (default 10).
  *
@@ -42,12 +49,48 @@
  * @property {number} bytes Bytes received in all.
  * @property {number} frames Video frames received in all.
  *
+ * @typedef {object} TrackConversion
+ * @property {string} from
+ * @property {string} to
+ * @property {string} encoder
+ *
  * @typedef {object} InitMessage
  * @property {'init'} type
  * @property {string} mime
  * @property {{codec: string, format: string, width: number, height: number, fps?: number}} video
  * @property {{codec: string, format: string, sample_rate: number, channels: number}} [audio]
+ * @property {{video?: TrackConversion, audio?: TrackConversion}} [transcode] What decoder
+ *   converts for this browser.
+ * @property {string} [note] Anything else to know, such as audio this browser cannot play.
  */
+
+/** A MIME type to ask MediaSource about, for each codec family decoder knows. */
+const FAMILY_PROBES = {
+  avc1: 'video/mp4; codecs="avc1.42E01E"',
+  hvc1: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+  mp4a: 'audio/mp4; codecs="mp4a.40.2"',
+  flac: 'audio/mp4; codecs="flac"',
+  opus: 'audio/mp4; codecs="opus"',
+};
+
+/**
+ * The codec families this browser plays through Media Source Extensions.
+ * @returns {string[]}
+ */
+export function supportedFamilies() {
+  if (!('MediaSource' in window)) return [];
+  return Object.entries(FAMILY_PROBES).filter(([, mime]) => MediaSource.isTypeSupported(mime)).map(([family]) => family);
+}
+
+/**
+ * The family of a codec string, e.g. avc1 for avc1.4d401f.
+ * @param {string} codec
+ * @returns {string}
+ */
+function familyOf(codec) {
+  const f = codec.split('.')[0];
+  return f === 'hev1' ? 'hvc1' : f === 'avc3' ? 'avc1' : f;
+}
 
 /**
  * Close codes after which reconnecting cannot help: the same request would
@@ -74,6 +117,7 @@ export class DecoderPlayer extends EventTarget {
     this.video = video;
     this.options = {
       server: new URL('.', import.meta.url).origin,
+      codecs: 'auto',
       targetLatency: 0.5,
       jumpLatency: 3,
       keepBuffer: 10,
@@ -81,6 +125,12 @@ export class DecoderPlayer extends EventTarget {
       retryMax: 10,
       ...options,
     };
+    /**
+     * The families asked for with codecs=auto: what the browser says it
+     * plays, less any it turned out not to play at a stream's own profile.
+     * @type {string[]}
+     */
+    this.families = supportedFamilies();
     /** @type {PlayerStats} */
     this.stats = {
       state: 'connecting', reason: '', mime: '', codec: '', width: 0, height: 0, fps: 0,
@@ -136,6 +186,9 @@ export class DecoderPlayer extends EventTarget {
     u.searchParams.set('url', o.url);
     if (o.start) u.searchParams.set('start', o.start);
     if (o.transport) u.searchParams.set('transport', o.transport);
+    const families = Array.isArray(o.codecs) ? o.codecs : o.codecs === 'source' ? [] : this.families;
+    if (families.length) u.searchParams.set('codecs', families.join(','));
+    if (o.height) u.searchParams.set('height', String(Math.round(o.height)));
     this.resetMedia();
     this.expectSegment = false;
     this.lastData = performance.now();
@@ -228,6 +281,13 @@ export class DecoderPlayer extends EventTarget {
     s.width = info.video.width;
     s.height = info.video.height;
     this.dispatchEvent(new CustomEvent('init', { detail: info }));
+    if ('MediaSource' in window && !MediaSource.isTypeSupported(info.mime) && this.dropUnplayable(info)) {
+      // A family the browser claimed, which it cannot play at this
+      // stream's profile or level: ask decoder again without it.
+      this.closeSocket(1000, 'codec not supported');
+      this.scheduleReconnect('asking for another codec: this browser cannot play ' + info.mime);
+      return;
+    }
     if (!('MediaSource' in window) || !MediaSource.isTypeSupported(info.mime)) {
       const what = info.video.format + (info.audio ? ' with ' + info.audio.format : '');
       const hint = info.video.format === 'H.265' ? ' (H.265 plays only where the browser and system have a hardware decoder for it)' : '';
@@ -266,6 +326,28 @@ export class DecoderPlayer extends EventTarget {
         this.closeSocket(1000, 'codec not supported');
       }
     }, { once: true });
+  }
+
+  /**
+   * Removes from the families asked for those of the stream's tracks the
+   * browser refuses, and reports whether there was any; only with
+   * codecs=auto, where decoder can then convert them.
+   * @param {InitMessage} info
+   * @returns {boolean}
+   */
+  dropUnplayable(info) {
+    const o = this.options;
+    if (o.codecs && o.codecs !== 'auto') return false;
+    const before = this.families.length;
+    const video = familyOf(info.video.codec);
+    if (video !== 'avc1' && !MediaSource.isTypeSupported('video/mp4; codecs="' + info.video.codec + '"')) {
+      this.families = this.families.filter((f) => f !== video);
+    }
+    if (info.audio && !MediaSource.isTypeSupported('audio/mp4; codecs="' + info.audio.codec + '"')) {
+      const audio = familyOf(info.audio.codec);
+      this.families = this.families.filter((f) => f !== audio);
+    }
+    return this.families.length < before;
   }
 
   /** @param {ArrayBuffer} data */
