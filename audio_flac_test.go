@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/g711"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
@@ -289,4 +290,53 @@ func TestFLACInFMP4(t *testing.T) {
 		t.Fatalf("ffmpeg complained of the fMP4:\n%s", complaints)
 	}
 	requireSamples(t, fromS16LE(t, out), pcm)
+}
+
+// BenchmarkFLACEncode measures the per-packet cost of live audio: an
+// 8 kHz G.711 camera's 20 ms packet decoded and encoded, and a 48 kHz
+// stereo block of 1024 samples, each with the share of a core a stream
+// costs in real time.
+func BenchmarkFLACEncode(b *testing.B) {
+	b.Run("alaw-8kHz-mono-160", func(b *testing.B) {
+		var lpcm []byte
+		for _, s := range flacTestSignal(8000, 1, 8000) {
+			lpcm = append(lpcm, byte(uint16(s)>>8), byte(s))
+		}
+		codes, err := g711.Alaw(lpcm).Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchmarkFLACPackets(b, pcmFormat{Encoding: pcmALaw, SampleRate: 8000, Channels: 1}, codes, 160, 160)
+	})
+	b.Run("L16-48kHz-stereo-1024", func(b *testing.B) {
+		var payload []byte
+		for _, s := range flacTestSignal(48000, 2, 48*1024) {
+			payload = append(payload, byte(uint16(s)>>8), byte(s))
+		}
+		benchmarkFLACPackets(b, pcmFormat{Encoding: pcmL16, SampleRate: 48000, Channels: 2}, payload, 1024, 1024*2*2)
+	})
+}
+
+// benchmarkFLACPackets decodes and encodes payload in packets of one
+// block, of packet bytes, over and over.
+func benchmarkFLACPackets(b *testing.B, f pcmFormat, payload []byte, block, packet int) {
+	b.Helper()
+	e, err := newFLACEncoder(f.SampleRate, f.Channels, block)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pcm []int16
+	b.ReportAllocs()
+	i := 0
+	for ; b.Loop(); i++ {
+		at := i % (len(payload) / packet) * packet
+		if pcm, err = f.decode(pcm[:0], payload[at:at+packet]); err != nil {
+			b.Fatal(err)
+		}
+		if frames, _, err := e.write(pcm); err != nil || len(frames) != 1 {
+			b.Fatalf("%d frames, %v", len(frames), err)
+		}
+	}
+	perSecond := float64(f.SampleRate) / float64(block)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i)*perSecond/1e9*100, "%core/stream")
 }
