@@ -38,6 +38,7 @@ type audioSetup struct {
 	channels int
 	aac      *mpeg4audio.AudioSpecificConfig // AAC only
 	flac     *flac.StreamInfo                // FLAC only
+	pcm      pcmFormat                       // G.711 and L16 only
 }
 
 // aacSetup describes an AAC track.

@@ -46,6 +46,10 @@ type testCamera struct {
 	mutateVideo func(i int, au [][]byte) [][]byte
 	// redirect, when set, answers every DESCRIBE with a redirect there.
 	redirect string
+	// g711, when set, is the camera's audio instead of the clips': 8 kHz
+	// G.711 (A-law, or µ-law with mulaw), looped, in 20 ms packets.
+	g711  []byte
+	mulaw bool
 
 	mu        sync.Mutex
 	server    *gortsplib.Server
@@ -76,6 +80,14 @@ func (c *testCamera) start() {
 	desc, err := clipDescription(c.clips[0])
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if c.g711 != nil {
+		pt := uint8(8)
+		if c.mulaw {
+			pt = 0
+		}
+		desc.Medias = append(desc.Medias[:1], &description.Media{Type: description.MediaTypeAudio,
+			Formats: []format.Format{&format.G711{PayloadTyp: pt, MULaw: c.mulaw, SampleRate: 8000, ChannelCount: 1}}})
 	}
 	addr := c.addr
 	if addr == "" {
@@ -116,7 +128,13 @@ func (c *testCamera) start() {
 	c.mu.Unlock()
 	go func() {
 		defer close(done)
-		publishClips(ctx, stream, c.clips, &c.paused, c.mutateVideo)
+		start := time.Now()
+		var wg sync.WaitGroup
+		if c.g711 != nil {
+			wg.Go(func() { publishG711(ctx, stream, c.g711, start, &c.paused) })
+		}
+		publishClips(ctx, stream, c.clips, start, &c.paused, c.mutateVideo)
+		wg.Wait()
 	}()
 }
 
@@ -248,11 +266,13 @@ func clipDescription(clip []byte) (*description.Session, error) {
 
 // publishClips writes the clips' frames to stream in real time until ctx
 // is done; RTP timestamps keep increasing from clip to clip.
-func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][]byte, paused *atomic.Bool, mutate func(int, [][]byte) [][]byte) {
+func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][]byte, start time.Time, paused *atomic.Bool, mutate func(int, [][]byte) [][]byte) {
 	videoMedia := stream.Desc.Medias[0]
 	var audioMedia *description.Media
 	if len(stream.Desc.Medias) > 1 {
-		audioMedia = stream.Desc.Medias[1]
+		if _, ok := stream.Desc.Medias[1].Formats[0].(*format.MPEG4Audio); ok {
+			audioMedia = stream.Desc.Medias[1]
+		}
 	}
 	type encoder interface {
 		Encode([][]byte) ([]*rtp.Packet, error)
@@ -275,7 +295,6 @@ func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][
 		audioEnc, _ = f.CreateEncoder()
 		audioRate = int64(f.ClockRate())
 	}
-	start := time.Now()
 	var clock int64 // 90 kHz
 	sent := 0       // video access units
 	for i := 0; ctx.Err() == nil; i++ {
@@ -357,9 +376,46 @@ func publishClips(ctx context.Context, stream *gortsplib.ServerStream, clips [][
 	}
 }
 
+// publishG711 sends G.711 audio, looped, in 20 ms packets on the same
+// clock as the video, until ctx is done.
+func publishG711(ctx context.Context, stream *gortsplib.ServerStream, audio []byte, start time.Time, paused *atomic.Bool) {
+	media := stream.Desc.Medias[1]
+	enc, err := media.Formats[0].(*format.G711).CreateEncoder()
+	if err != nil {
+		panic(err)
+	}
+	const packet = 160 // samples: 20 ms at 8 kHz
+	loop := int64(len(audio) - len(audio)%packet)
+	for n := int64(0); ; n += packet {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(time.Duration(n) * time.Second / 8000))):
+		}
+		off := n % loop
+		pkts, err := enc.Encode(audio[off : off+packet])
+		if err != nil {
+			panic(err)
+		}
+		for _, p := range pkts {
+			p.Timestamp += uint32(n)
+			if !paused.Load() {
+				stream.WritePacketRTP(media, p)
+			}
+		}
+	}
+}
+
 // makeClip encodes a clip with ffmpeg's test sources, once per test run.
 // args are the encoder's; the clip is MPEG-TS.
 func makeClip(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	return makeMedia(t, name, "mpegts", args...)
+}
+
+// makeMedia encodes with ffmpeg's test sources into the container or raw
+// format named, once per test run.
+func makeMedia(t testing.TB, name, format string, args ...string) []byte {
 	t.Helper()
 	requireFFmpeg(t)
 	clipsMu.Lock()
@@ -367,8 +423,8 @@ func makeClip(t testing.TB, name string, args ...string) []byte {
 	if clip, ok := clips[name]; ok {
 		return clip
 	}
-	path := filepath.Join(clipsDir(t), name+".ts")
-	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), "-f", "mpegts", path)...)
+	path := filepath.Join(clipsDir(t), name+"."+format)
+	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), "-f", format, path)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg %s: %v\n%s", name, err, out)
 	}

@@ -1,6 +1,6 @@
 package main
 
-// flacBlockSeconds is the length of a FLAC frame decoder makes: 20 ms, the
+// flacBlocksPerSecond sets the length of a FLAC frame decoder makes: 20 ms, the
 // usual length of a camera's audio packet, so that conversion adds no
 // more than that to the latency.
 const flacBlocksPerSecond = 50
@@ -22,8 +22,7 @@ type flacStream struct {
 // newFLACStream is a flacStream for the source track a, which must be
 // G.711 or L16 (planOutput sees to it).
 func newFLACStream(a *audioSetup) *flacStream {
-	enc := map[string]pcmEncoding{audioALaw: pcmALaw, audioMuLaw: pcmMuLaw, audioL16: pcmL16}[a.format]
-	f := &flacStream{pcm: pcmFormat{Encoding: enc, SampleRate: a.rate, Channels: a.channels}, next: -1}
+	f := &flacStream{pcm: a.pcm, next: -1}
 	f.restart()
 	info := f.enc.streamInfo()
 	f.out = &audioSetup{format: audioFLAC, rate: a.rate, channels: a.channels, flac: &info}

@@ -142,9 +142,9 @@ func (cv *conversion) handleTranscoded(u ffmpegUnit) {
 			video = cv.planned.video.Format
 		}
 		cv.resetOut(trackSetup{video: video, audio: cv.outAudio(aac)})
-		cv.failures = 0
 		return
 	}
+	cv.failures = 0
 	if cv.outDue {
 		return // until ffmpeg starts again
 	}
@@ -184,7 +184,7 @@ func (s *ffmpegSink) SetInit(init *mediaInit) {
 	s.err = s.p.write(init.segment, s.timeout)
 }
 
-func (s *ffmpegSink) SetStatus(Status)    {}
-func (s *ffmpegSink) tapping() bool       { return false }
-func (s *ffmpegSink) tapVideo(videoUnit)  {}
-func (s *ffmpegSink) tapAudio(audioUnit)  {}
+func (s *ffmpegSink) SetStatus(Status)   {}
+func (s *ffmpegSink) tapping() bool      { return false }
+func (s *ffmpegSink) tapVideo(videoUnit) {}
+func (s *ffmpegSink) tapAudio(audioUnit) {}

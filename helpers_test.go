@@ -47,6 +47,8 @@ func testLiveConfig() LiveConfig {
 		MaxViewersPerSource: 10000,
 		MaxSources:          64,
 		BufferBudget:        256 << 20,
+		TranscodeEncoder:    encoderAuto,
+		MaxTranscodes:       4,
 		Sources: SourceConfig{
 			Timeout:  2 * time.Second,
 			RetryMin: 100 * time.Millisecond,

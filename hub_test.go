@@ -49,7 +49,7 @@ func TestHubBufferBudget(t *testing.T) {
 	var subs []*subscription
 	for _, n := range []int{1, 4, 16} {
 		for len(subs) < n {
-			sub, err := h.Subscribe(source{key: fmt.Sprint(len(subs)), display: "big", producer: bigFrames{}}, false)
+			sub, err := h.Subscribe(source{key: fmt.Sprint(len(subs)), display: "big", producer: bigFrames{}}, subscribeOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -102,8 +102,8 @@ type viewer struct {
 	specGiven bool
 	converted bool
 	replies   chan []byte
-	wg      sync.WaitGroup // the reader and pings in flight
-	pinging atomic.Bool
+	wg        sync.WaitGroup // the reader and pings in flight
+	pinging   atomic.Bool
 
 	// Owned by the writer.
 	lastStatus  *frame

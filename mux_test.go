@@ -145,6 +145,9 @@ type probe struct {
 	width, height int
 	videoFrames   int
 	audioCodec    string
+	// audioRate and audioSamples are the audio's sample rate and its
+	// length in samples, decoded.
+	audioRate, audioSamples int
 	// maxVideoStep is the largest step between consecutive video decode
 	// times; a gap or a jump back in the timeline shows in it.
 	maxVideoStep time.Duration
@@ -164,7 +167,7 @@ func probeRecording(t testing.TB, rec *recording) probe {
 		t.Fatalf("ffmpeg failed to decode what a viewer got (%v):\n%s", err, out)
 	}
 	out, err = exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries",
-		"stream=codec_type,codec_name,width,height,nb_read_frames", "-of", "json", path).Output()
+		"stream=codec_type,codec_name,width,height,nb_read_frames,sample_rate", "-of", "json", path).Output()
 	if err != nil {
 		t.Fatalf("ffprobe: %v", err)
 	}
@@ -175,6 +178,7 @@ func probeRecording(t testing.TB, rec *recording) probe {
 			Width     int    `json:"width"`
 			Height    int    `json:"height"`
 			Frames    string `json:"nb_read_frames"`
+			Rate      string `json:"sample_rate"`
 		} `json:"streams"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
@@ -189,6 +193,12 @@ func probeRecording(t testing.TB, rec *recording) probe {
 			p.videoFrames, _ = strconv.Atoi(s.Frames)
 		case "audio":
 			p.audioCodec = s.CodecName
+			p.audioRate, _ = strconv.Atoi(s.Rate)
+			pcm, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0", "-ac", "1", "-f", "s16le", "-").Output()
+			if err != nil {
+				t.Fatalf("decoding the audio: %v", err)
+			}
+			p.audioSamples = len(pcm) / 2
 		}
 	}
 	return p

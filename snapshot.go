@@ -28,13 +28,13 @@ type snapshotHandler struct {
 	log     *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]*snapshot
+	cache map[string]*snapshotJob
 	wg    sync.WaitGroup // snapshots being made
 }
 
-// snapshot is one picture, made or being made; done is closed once jpeg or
+// snapshotJob is one picture, made or being made; done is closed once jpeg or
 // err is set, so that callers for the same picture share the work.
-type snapshot struct {
+type snapshotJob struct {
 	done chan struct{}
 	at   time.Time
 	jpeg []byte
@@ -112,12 +112,12 @@ func (h *snapshotHandler) parse(q url.Values) (source, int, *httpError) {
 
 // get returns the snapshot of src at height: a fresh one from the cache,
 // the one being made, or a new one.
-func (h *snapshotHandler) get(ctx context.Context, src source, height int) *snapshot {
+func (h *snapshotHandler) get(ctx context.Context, src source, height int) *snapshotJob {
 	key := src.key + " height=" + strconv.Itoa(height)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.cache == nil {
-		h.cache = map[string]*snapshot{}
+		h.cache = map[string]*snapshotJob{}
 	}
 	for k, s := range h.cache {
 		if !s.at.IsZero() && time.Since(s.at) > snapshotFresh {
@@ -127,7 +127,7 @@ func (h *snapshotHandler) get(ctx context.Context, src source, height int) *snap
 	if s := h.cache[key]; s != nil {
 		return s
 	}
-	s := &snapshot{done: make(chan struct{})}
+	s := &snapshotJob{done: make(chan struct{})}
 	h.cache[key] = s
 	// Made apart from the request that asked: the callers sharing it must
 	// not lose it when the first one goes.

@@ -207,17 +207,20 @@ func findAudio(desc *description.Session) (*description.Media, format.Format, *a
 	}
 	var g711 *format.G711
 	if m := desc.FindFormat(&g711); m != nil {
-		a := &audioSetup{format: audioALaw, rate: g711.SampleRate, channels: max(g711.ChannelCount, 1)}
-		if g711.MULaw {
-			a.format = audioMuLaw
-		}
-		return m, g711, a
+		return m, g711, pcmSetup(g711)
 	}
 	var lpcm *format.LPCM
 	if m := desc.FindFormat(&lpcm); m != nil && lpcm.BitDepth == 16 {
-		return m, lpcm, &audioSetup{format: audioL16, rate: lpcm.SampleRate, channels: max(lpcm.ChannelCount, 1)}
+		return m, lpcm, pcmSetup(lpcm)
 	}
 	return nil, nil, nil
+}
+
+// pcmSetup describes a G.711 or 16-bit linear PCM track.
+func pcmSetup(f format.Format) *audioSetup {
+	p, _ := pcmFormatOf(f)
+	p.Channels = max(p.Channels, 1)
+	return &audioSetup{format: p.name(), rate: p.SampleRate, channels: p.Channels, pcm: p}
 }
 
 // readVideo has the video track's packets decoded into access units and

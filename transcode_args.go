@@ -71,7 +71,7 @@ func (c *encoderChooser) choose(ctx context.Context, path string) string {
 	if c.chosen != "" {
 		return c.chosen
 	}
-	if c.configured != encoderAuto {
+	if c.configured != encoderAuto && c.configured != "" {
 		c.chosen = c.configured
 		return c.chosen
 	}
@@ -106,10 +106,10 @@ func trialEncode(ctx context.Context, path, enc string) error {
 // transcodeJob is what one ffmpeg run does: which tracks go through it and
 // how.
 type transcodeJob struct {
-	video   bool   // transcode the video (else copy it)
-	height  int    // scale to at most this height, if video
+	video   bool    // transcode the video (else copy it)
+	height  int     // scale to at most this height, if video
 	fps     float64 // the source's frame rate, for the keyframe interval
-	audio   bool   // input has audio to make AAC of
+	audio   bool    // input has audio to make AAC of
 	encoder string
 }
 
