@@ -72,11 +72,7 @@ func startTestServer(t testing.TB, mutate func(*Config)) *testServer {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	srv, err := NewServer(cfg, log)
+	srv, err := NewServer(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +89,14 @@ func startTestServer(t testing.TB, mutate func(*Config)) *testServer {
 		<-srv.Failed()
 	})
 	return ts
+}
+
+// testLogger logs to the test's log with -v, and nowhere otherwise.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // testWriter sends the server's log to the test's, with -v.
@@ -153,6 +157,7 @@ type serverMessage struct {
 	Type     string `json:"type"`
 	State    string `json:"state"`
 	Reason   string `json:"reason"`
+	Attempt  int    `json:"attempt"`
 	Code     int    `json:"code"`
 	Message  string `json:"message"`
 	Seq      uint64 `json:"seq"`

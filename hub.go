@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +60,8 @@ type Hub struct {
 	// encoders picks their H.264 encoder.
 	transcodes chan struct{}
 	encoders   *encoderChooser
+	// idSalt makes stream ids that say nothing of the URLs they stand for.
+	idSalt [16]byte
 }
 
 // hubMetrics are the service-wide counters behind /metrics.
@@ -89,9 +90,11 @@ func (m *hubMetrics) countClose(code int) {
 // NewHub returns a hub with no producers running.
 func NewHub(cfg LiveConfig, log *slog.Logger) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream),
+	h := &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream),
 		transcodes: make(chan struct{}, max(cfg.MaxTranscodes, 1)),
 		encoders:   &encoderChooser{configured: cfg.TranscodeEncoder, log: log}}
+	rand.Read(h.idSalt[:])
+	return h
 }
 
 // acquireTranscode takes a -max-transcodes token, or reports that all are
@@ -110,7 +113,10 @@ func (h *Hub) releaseTranscode() { <-h.transcodes }
 
 // stream is one running source and its viewers.
 type stream struct {
-	hub      *Hub
+	hub *Hub
+	src source
+	// id names the stream in /streams and /snapshot?id= without its URL.
+	id       string
 	key      string
 	display  string // URL with credentials masked
 	producer Producer
@@ -138,7 +144,7 @@ type stream struct {
 func (h *Hub) start(src source) *stream {
 	ctx, cancel := context.WithCancel(h.ctx)
 	s := &stream{
-		hub: h, key: src.key, display: src.display, producer: src.producer,
+		hub: h, src: src, id: h.streamID(src.key), key: src.key, display: src.display, producer: src.producer,
 		ring:    newRing(sourceBufferMessages, h.sourceBufferBytes(len(h.streams)+1), h.cfg.MaxBacklog),
 		started: time.Now(), cancel: cancel,
 	}
@@ -261,47 +267,4 @@ func (h *Hub) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("failed to stop sources: %w", errors.Join(ctx.Err(), errors.New("some producers did not stop")))
 	}
-}
-
-// streamInfo is one entry of GET /streams.
-type streamInfo struct {
-	URL           string  `json:"url"`
-	State         string  `json:"state"`
-	Viewers       int     `json:"viewers"`
-	Bytes         uint64  `json:"bytes"`
-	Messages      uint64  `json:"messages"`
-	Drops         uint64  `json:"drops"`
-	BufferedMsgs  int     `json:"buffered_messages"`
-	BufferedBytes int     `json:"buffered_bytes"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-	StartedAt     string  `json:"started_at"`
-	Lingering     bool    `json:"lingering"`
-	// Media is the init message viewers get: codecs, MIME type, size.
-	Media json.RawMessage `json:"media,omitempty"`
-}
-
-// Streams lists the running sources, credentials masked, oldest first.
-func (h *Hub) Streams() []streamInfo {
-	h.mu.Lock()
-	list := make([]streamInfo, 0, len(h.streams))
-	for _, s := range h.streams {
-		state := stateConnecting
-		if p := s.state.Load(); p != nil {
-			state = *p
-		}
-		list = append(list, streamInfo{
-			URL: s.display, State: state, Viewers: s.viewers,
-			Bytes: s.bytes.Load(), Messages: s.messages.Load(), Drops: s.drops.Load(),
-			UptimeSeconds: time.Since(s.started).Round(time.Millisecond).Seconds(),
-			StartedAt:     s.started.UTC().Format(time.RFC3339),
-			Lingering:     s.linger != nil,
-		})
-		list[len(list)-1].BufferedMsgs, list[len(list)-1].BufferedBytes = s.ring.size()
-		if init := s.media.Load(); init != nil {
-			list[len(list)-1].Media = init.info
-		}
-	}
-	h.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].UptimeSeconds > list[j].UptimeSeconds })
-	return list
 }

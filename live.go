@@ -126,7 +126,6 @@ func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger
 	// http.Server's deadlines stay on a hijacked connection; the session
 	// sets its own.
 	v.netConn.SetDeadline(time.Time{})
-	v.heard()
 	v.conn.SetReadLimit(v.cfg.MaxMessageBytes)
 
 	// "The reader, the writer and the producer share one context" is
@@ -144,6 +143,8 @@ func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger
 
 	var err error
 	v.sub, err = v.subscribe(rawQuery)
+	// The peer's silence is counted from here, when reading begins.
+	v.heard()
 	if err != nil {
 		v.wg.Go(func() { v.readLoop(cancel) })
 		v.close(err)

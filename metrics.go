@@ -52,10 +52,3 @@ func handleMetrics(h *Hub) http.HandlerFunc {
 		fmt.Fprint(w, b.String())
 	}
 }
-
-// handleStreams lists the running sources in the envelope.
-func handleStreams(h *Hub) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		writeData(w, http.StatusOK, h.Streams())
-	}
-}

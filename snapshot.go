@@ -93,11 +93,20 @@ func (h *snapshotHandler) checkOrigin(r *http.Request) *httpError {
 	return nil
 }
 
-// parse checks the source and height parameters.
+// parse checks the source (url, or the id of a running stream) and height
+// parameters.
 func (h *snapshotHandler) parse(q url.Values) (source, int, *httpError) {
-	src, err := parseSource(q, h.cfg.Sources)
-	if err != nil {
-		return src, 0, &httpError{http.StatusBadRequest, err.Error()}
+	var src source
+	if id := q.Get("id"); id != "" {
+		var ok bool
+		if src, ok = h.hub.sourceByID(id); !ok {
+			return src, 0, &httpError{http.StatusNotFound, "no running stream has id " + strconv.Quote(id) + "; GET /streams lists them"}
+		}
+	} else {
+		var err error
+		if src, err = parseSource(q, h.cfg.Sources); err != nil {
+			return src, 0, &httpError{http.StatusBadRequest, err.Error()}
+		}
 	}
 	height := 0
 	if v := q.Get("height"); v != "" {
@@ -145,24 +154,38 @@ func (h *snapshotHandler) get(ctx context.Context, src source, height int) *snap
 // cuts them short.
 func (h *snapshotHandler) wait() { h.wg.Wait() }
 
+// Bounds of making a snapshot once its keyframe is there: the wait for a
+// -max-transcodes slot, which a burst of snapshots queues for, and
+// ffmpeg's decoding.
+const (
+	snapshotQueueWait = 30 * time.Second
+	snapshotDecode    = 10 * time.Second
+)
+
 // make takes the source's newest keyframe and decodes it.
 func (h *snapshotHandler) make(src source, height int) ([]byte, *httpError) {
-	ctx, cancel := context.WithTimeout(h.hub.ctx, h.cfg.Sources.Timeout)
-	defer cancel()
 	path, err := lookFFmpeg(h.cfg.FFmpeg)
 	if err != nil {
 		return nil, &httpError{http.StatusServiceUnavailable, "snapshots need ffmpeg: " + err.Error()}
 	}
+	ctx, cancel := context.WithTimeout(h.hub.ctx, h.cfg.Sources.Timeout)
 	init, frame, e := h.keyframe(ctx, src)
+	cancel()
 	if e != nil {
 		return nil, e
 	}
+	queued := time.NewTimer(snapshotQueueWait)
+	defer queued.Stop()
 	select {
 	case h.hub.transcodes <- struct{}{}:
 		defer h.hub.releaseTranscode()
-	case <-ctx.Done():
+	case <-queued.C:
 		return nil, &httpError{http.StatusServiceUnavailable, "too many transcodes and snapshots at once (-max-transcodes); try again"}
+	case <-h.hub.ctx.Done():
+		return nil, &httpError{http.StatusServiceUnavailable, errShuttingDown.reason}
 	}
+	ctx, cancel = context.WithTimeout(h.hub.ctx, snapshotDecode)
+	defer cancel()
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-f", "mp4", "-i", "pipe:0", "-frames:v", "1"}
 	if height > 0 {
 		args = append(args, "-vf", "scale=-2:'min(ih,"+strconv.Itoa(height)+")'")

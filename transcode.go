@@ -117,10 +117,17 @@ var errQuit = errors.New("stopped")
 // read parses ffmpeg's MPEG-TS output into units: the first H.264 track
 // and the first AAC track.
 func (p *ffmpegProcess) read(out io.Reader) error {
-	r := &mpegts.Reader{R: bufio.NewReaderSize(out, 64<<10)}
+	// Tables come first: an output that holds none in its first bytes is
+	// not MPEG-TS, however long it goes on.
+	head := &limitedReader{r: out, left: maxTSHead}
+	r := &mpegts.Reader{R: bufio.NewReaderSize(head, 64<<10)}
 	if err := r.Initialize(); err != nil {
+		if head.left <= 0 {
+			return errors.New("ffmpeg wrote what is not MPEG-TS")
+		}
 		return fmt.Errorf("ffmpeg wrote no MPEG-TS (%v)", err)
 	}
+	head.left = -1
 	send := func(u ffmpegUnit) error {
 		select {
 		case p.units <- u:
@@ -163,6 +170,28 @@ func (p *ffmpegProcess) read(out io.Reader) error {
 			return fmt.Errorf("ffmpeg wrote what is not MPEG-TS (%v)", err)
 		}
 	}
+}
+
+// maxTSHead is how far into ffmpeg's output its MPEG-TS tables must be.
+const maxTSHead = 256 << 10
+
+// limitedReader fails once left bytes are read, until left is set below
+// zero.
+type limitedReader struct {
+	r    io.Reader
+	left int
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return l.r.Read(p)
+	}
+	if l.left == 0 {
+		return 0, errors.New("too much without tables")
+	}
+	n, err := l.r.Read(p[:min(len(p), l.left)])
+	l.left -= n
+	return n, err
 }
 
 // write feeds ffmpeg, waiting at most timeout: an ffmpeg that takes no
