@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,4 +192,43 @@ func TestEncoderChoice(t *testing.T) {
 	if enc := rec.inits[len(rec.inits)-1].Transcode.Video.Encoder; enc != encoderSoftware {
 		t.Errorf("the transcode says it encodes with %s, want the fallback libx264", enc)
 	}
+}
+
+// TestBinaryKilledLeavesNoFFmpeg: decoder killed with SIGKILL, which it
+// cannot catch, leaves no ffmpeg running.
+func TestBinaryKilledLeavesNoFFmpeg(t *testing.T) {
+	cam := startTestCamera(t, h265Clip(t))
+	p := startDecoder(t, []string{"PORT=" + freePort(t)}, "-headless", "-transcode-encoder", encoderSoftware)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dial(t, p.liveURL(cam.url())+"&codecs=avc1")
+	if _, err := recordMedia(ctx, c, nil, 5); err != nil {
+		t.Fatal(err)
+	}
+	var ffmpeg []string
+	waitFor(t, 5*time.Second, "decoder's ffmpeg", func() bool {
+		ffmpeg = nil
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", p.cmd.Process.Pid))
+		for _, task := range tasks {
+			data, _ := os.ReadFile(task)
+			for _, pid := range strings.Fields(string(data)) {
+				if comm, _ := os.ReadFile("/proc/" + pid + "/comm"); strings.TrimSpace(string(comm)) == "ffmpeg" {
+					ffmpeg = append(ffmpeg, pid)
+				}
+			}
+		}
+		return len(ffmpeg) > 0
+	})
+	p.cmd.Process.Kill()
+	p.wait(t, 5*time.Second)
+	waitFor(t, 5*time.Second, "ffmpeg to die with decoder", func() bool {
+		for _, pid := range ffmpeg {
+			if _, err := os.Stat("/proc/" + pid); err == nil {
+				if stat, _ := os.ReadFile("/proc/" + pid + "/stat"); !strings.Contains(string(stat), ") Z ") {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }

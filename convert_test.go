@@ -120,3 +120,35 @@ func TestG711ToFLAC(t *testing.T) {
 		})
 	}
 }
+
+// TestG711ToAAC: for a browser that plays AAC but not FLAC, G.711 is
+// transcoded to AAC through ffmpeg, the video copied beside it.
+func TestG711ToAAC(t *testing.T) {
+	cam := &testCamera{t: t, clips: [][]byte{demoClip}, g711: g711Audio(t, false)}
+	cam.start()
+	t.Cleanup(cam.Stop)
+	ts := startTestServer(t, func(cfg *Config) { cfg.Live.TranscodeEncoder = encoderSoftware })
+	base := snapshot()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := dial(t, ts.liveURL(cam.url())+"&codecs=avc1,mp4a")
+	rec, err := recordMedia(ctx, c, nil, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	info := rec.inits[0]
+	if info.Audio == nil || !strings.HasPrefix(info.Audio.Codec, "mp4a.40.") || info.Transcode == nil || info.Transcode.Audio == nil ||
+		info.Transcode.Audio.To != "AAC" || info.Transcode.Video != nil {
+		t.Errorf("init %s (transcode %+v), want AAC made of G.711 and the video as it is", info.MIME, info.Transcode)
+	}
+	p := probeRecording(t, rec)
+	if p.audioCodec != "aac" || p.videoCodec != "h264" || p.videoFrames != 50 {
+		t.Fatalf("ffprobe sees %+v, want 50 h264 frames with aac", p)
+	}
+	seconds := float64(p.audioSamples) / float64(p.audioRate)
+	if seconds < 1.5 || seconds > 2.3 {
+		t.Errorf("%.2f s of audio for 2 s of video", seconds)
+	}
+	ts.expectDrained(t, base)
+}
