@@ -7,6 +7,7 @@
 #   ffmpeg                      test clips, and decoding what viewers received
 #   python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*
 #                               GStreamer's RTSP server: an independent camera
+#                               (x265enc, for its H.265 stream, is in -bad)
 #   chromium                    the browser tests
 #   nodejs, npm                 playwright-core and tsc (when npm is absent)
 #
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly chromium)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium)
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null; then

@@ -369,7 +369,7 @@ func TestGStreamerRTSPServer(t *testing.T) {
 	requireFFmpeg(t)
 	python := "/usr/bin/python3"
 	if out, err := exec.Command(python, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')").CombinedOutput(); err != nil {
-		t.Fatalf("GStreamer's RTSP server is missing (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-ugly gstreamer1.0-plugins-good): %v\n%s", err, out)
+		t.Fatalf("GStreamer's RTSP server is missing (./deps.sh installs it): %v\n%s", err, out)
 	}
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -409,5 +409,25 @@ func TestGStreamerRTSPServer(t *testing.T) {
 			t.Errorf("over %s: ffprobe sees %+v, want 25 h264 frames", transport, p)
 		}
 	}
+	// Another implementation's H.265 and G.711, converted for a browser
+	// that plays H.264, AAC and FLAC.
+	for _, tc := range []struct{ path, audio, audioFrom string }{
+		{"/h265", "", ""}, {"/alaw", "flac", "G.711 A-law"}, {"/mulaw", "flac", "G.711 µ-law"},
+	} {
+		c := dial(t, ts.liveURL("rtsp://127.0.0.1:"+port+tc.path)+"&codecs=avc1,mp4a,flac")
+		rec, err := recordMedia(rctx, c, nil, 25)
+		if err != nil {
+			t.Fatalf("%s: %v\nserver: %s", tc.path, err, stderr.String())
+		}
+		c.Close(websocket.StatusNormalClosure, "")
+		p := probeRecording(t, rec)
+		if p.videoCodec != "h264" || p.videoFrames != 25 || p.audioCodec != tc.audio {
+			t.Errorf("%s: ffprobe sees %+v, want 25 h264 frames and audio %q", tc.path, p, tc.audio)
+		}
+		if tr := rec.inits[0].Transcode; tc.audio != "" && (tr == nil || tr.Audio == nil || tr.Audio.From != tc.audioFrom) {
+			t.Errorf("%s: init says it converts %+v, want %s", tc.path, tr, tc.audioFrom)
+		}
+	}
+	waitFor(t, 10*time.Second, "ffmpeg to stop", func() bool { return len(ffmpegChildren()) == 0 })
 	ts.expectDrained(t, base)
 }
