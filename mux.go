@@ -97,9 +97,14 @@ type muxer struct {
 	// carries says which audio tracks go into the init and fragments;
 	// the others reach taps only.
 	carries func(*audioSetup) bool
+	// keepTimeline starts the timeline where what is written is, for what
+	// is on a source's output timeline already: an output then has its
+	// source's timeline, until a restart of ffmpeg leaves a gap that it
+	// closes like any other.
+	keepTimeline bool
 	// input marks a muxer that feeds a transcoder rather than viewers: it
-	// keeps its input's timeline as it is, and publishes each frame at
-	// once, with a guessed duration, rather than hold it for its exact one.
+	// publishes each frame at once, with a guessed duration, rather than
+	// hold it for its exact one.
 	input bool
 
 	mu    sync.Mutex
@@ -158,11 +163,13 @@ func newMuxer(feed muxSink) *muxer {
 	return &muxer{feed: feed, carries: isAAC, frameDur: videoTimescale / 25}
 }
 
-// newOutputMuxer muxes every audio track browsers can play: for outputs
-// whose audio was chosen for the viewers' browsers.
+// newOutputMuxer muxes frames of a source's output timeline, with every
+// audio track browsers can play: for outputs, whose audio was chosen for
+// the viewers' browsers.
 func newOutputMuxer(feed muxSink) *muxer {
 	m := newMuxer(feed)
 	m.carries = (*audioSetup).muxable
+	m.keepTimeline = true
 	return m
 }
 
@@ -261,7 +268,7 @@ func (m *muxer) writeVideo(pts time.Duration, au [][]byte) {
 	}
 	if !m.offsetSet {
 		m.offset, m.offsetSet = m.continueAt(dts, pts90), true
-		if m.input {
+		if m.keepTimeline && !m.hasLast {
 			m.offset = 0
 		}
 	}
