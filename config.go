@@ -33,6 +33,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ShowVersion prints the version and exits.
 	ShowVersion bool
+	// Pprof is a loopback host:port that serves net/http/pprof; empty
+	// serves none.
+	Pprof string
 
 	Live LiveConfig
 }
@@ -174,6 +177,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Headless, "headless", false, "run without a tray icon")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful stop may take")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+	fs.StringVar(&cfg.Pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060")
 
 	lc := &cfg.Live
 	fs.DurationVar(&lc.Linger, "linger", 5*time.Second, "keep a source running this long after its last viewer leaves")

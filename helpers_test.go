@@ -468,7 +468,7 @@ func (p *process) wait(t testing.TB, timeout time.Duration) int {
 
 // keepReading reads and discards what c gets until it closes, so that a
 // viewer done recording stays a healthy viewer.
-func keepReading(t *testing.T, c *websocket.Conn) {
+func keepReading(t testing.TB, c *websocket.Conn) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {

@@ -88,6 +88,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if cfg.Pprof != "" {
+		if err := startPprof(ctx, cfg.Pprof, log); err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+	}
 	go func() {
 		select {
 		case err := <-srv.Failed():

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 )
 
 // ffmpegOutQueue bounds the units read from ffmpeg that wait for the
@@ -114,20 +113,11 @@ func (p *ffmpegProcess) run(out *os.File) {
 // errQuit ends reading when the process is stopped.
 var errQuit = errors.New("stopped")
 
-// read parses ffmpeg's MPEG-TS output into units: the first H.264 track
-// and the first AAC track.
+// read parses ffmpeg's MPEG-TS output into units: its H.264 (or copied
+// H.265) video and its AAC audio. The first unit says which tracks
+// follow, so it waits for the first audio packet, whose header holds the
+// AAC config: what comes meanwhile is held, a few frames at most.
 func (p *ffmpegProcess) read(out io.Reader) error {
-	// Tables come first: an output that holds none in its first bytes is
-	// not MPEG-TS, however long it goes on.
-	head := &limitedReader{r: out, left: maxTSHead}
-	r := &mpegts.Reader{R: bufio.NewReaderSize(head, 64<<10)}
-	if err := r.Initialize(); err != nil {
-		if head.left <= 0 {
-			return errors.New("ffmpeg wrote what is not MPEG-TS")
-		}
-		return fmt.Errorf("ffmpeg wrote no MPEG-TS (%v)", err)
-	}
-	head.left = -1
 	send := func(u ffmpegUnit) error {
 		select {
 		case p.units <- u:
@@ -136,62 +126,71 @@ func (p *ffmpegProcess) read(out io.Reader) error {
 			return errQuit
 		}
 	}
+	ts := newTSReader(out)
+	// Timestamps wrap at 2^33 ticks (26.5 hours): unwrapped, the output
+	// carries on.
+	var td mpegts.TimeDecoder
+	td.Initialize()
+	var held []ffmpegUnit
 	setup := ffmpegUnit{setup: true}
-	for _, t := range r.Tracks() {
-		switch c := t.Codec.(type) {
-		case *tscodecs.H264, *tscodecs.H265:
-			onVideo := func(pts, dts int64, au [][]byte) error {
-				return send(ffmpegUnit{video: true, pts: pts, dts: dts, au: au})
-			}
-			if _, ok := c.(*tscodecs.H264); ok {
-				r.OnDataH264(t, onVideo)
-			} else {
-				r.OnDataH265(t, onVideo)
-			}
-		case *tscodecs.MPEG4Audio:
-			cfg := mpeg4audio.AudioSpecificConfig(c.Config)
-			setup.audio = &cfg
-			r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
-				return send(ffmpegUnit{pts: pts, dts: pts, au: aus, audio: &cfg})
-			})
+	for sent := false; ; {
+		pes, err := ts.next()
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return nil
+		case errors.Is(err, errNotTS):
+			return errors.New("ffmpeg wrote what is not MPEG-TS")
+		case err != nil:
+			return fmt.Errorf("reading ffmpeg's output: %v", err)
 		}
-	}
-	if err := send(setup); err != nil {
-		return err
-	}
-	for {
-		if err := r.Read(); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil
+		u, ok := unitOf(pes)
+		if !ok {
+			continue
+		}
+		u.dts = td.Decode(pes.dts)
+		u.pts = u.dts + ptsOffset(pes.pts, pes.dts)
+		if sent {
+			if err := send(u); err != nil {
+				return err
 			}
-			if errors.Is(err, errQuit) {
-				return errQuit
+			continue
+		}
+		held = append(held, u)
+		if u.audio != nil {
+			setup.audio = u.audio
+		}
+		if setup.audio != nil || !ts.hasAudio() || len(held) > ffmpegOutQueue {
+			for _, u := range append([]ffmpegUnit{setup}, held...) {
+				if err := send(u); err != nil {
+					return err
+				}
 			}
-			return fmt.Errorf("ffmpeg wrote what is not MPEG-TS (%v)", err)
+			sent, held = true, nil
 		}
 	}
 }
 
-// maxTSHead is how far into ffmpeg's output its MPEG-TS tables must be.
-const maxTSHead = 256 << 10
-
-// limitedReader fails once left bytes are read, until left is set below
-// zero.
-type limitedReader struct {
-	r    io.Reader
-	left int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return l.r.Read(p)
+// unitOf makes a unit of a PES packet: a video frame's NAL units, or AAC
+// frames and their config.
+func unitOf(pes tsPES) (ffmpegUnit, bool) {
+	if pes.typ == tsTypeAAC {
+		var pkts mpeg4audio.ADTSPackets
+		if err := pkts.Unmarshal(pes.data); err != nil || len(pkts) == 0 {
+			return ffmpegUnit{}, false
+		}
+		first := pkts[0]
+		cfg := &mpeg4audio.AudioSpecificConfig{Type: first.Type, SampleRate: first.SampleRate, ChannelConfig: first.ChannelConfig, ChannelCount: int(first.ChannelConfig)}
+		aus := make([][]byte, len(pkts))
+		for i, pkt := range pkts {
+			aus[i] = pkt.AU
+		}
+		return ffmpegUnit{pts: pes.pts, dts: pes.pts, au: aus, audio: cfg}, true
 	}
-	if l.left == 0 {
-		return 0, errors.New("too much without tables")
+	var au h264.AnnexB
+	if err := au.Unmarshal(pes.data); err != nil {
+		return ffmpegUnit{}, false
 	}
-	n, err := l.r.Read(p[:min(len(p), l.left)])
-	l.left -= n
-	return n, err
+	return ffmpegUnit{video: true, pts: pes.pts, dts: pes.dts, au: au}, true
 }
 
 // write feeds ffmpeg, waiting at most timeout: an ffmpeg that takes no
