@@ -127,10 +127,12 @@ func (p *ffmpegProcess) read(out io.Reader) error {
 		}
 	}
 	ts := newTSReader(out)
-	// Timestamps wrap at 2^33 ticks (26.5 hours): unwrapped, the output
+	// Timestamps wrap at 2^33 ticks (26.5 hours): unwrapped from the first
+	// one, which stays as it is (the source's timeline), the output
 	// carries on.
 	var td mpegts.TimeDecoder
 	td.Initialize()
+	origin := int64(-1)
 	var held []ffmpegUnit
 	setup := ffmpegUnit{setup: true}
 	for sent := false; ; {
@@ -147,7 +149,10 @@ func (p *ffmpegProcess) read(out io.Reader) error {
 		if !ok {
 			continue
 		}
-		u.dts = td.Decode(pes.dts)
+		if origin < 0 {
+			origin = pes.dts
+		}
+		u.dts = origin + td.Decode(pes.dts)
 		u.pts = u.dts + ptsOffset(pes.pts, pes.dts)
 		if sent {
 			if err := send(u); err != nil {
