@@ -8,7 +8,6 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 )
 
 // Video formats decoder relays.
@@ -387,11 +386,7 @@ func (m *muxer) flushHeld(d int64) {
 		PTSOffset:       int32(h.pts - h.dts),
 		IsNonSyncSample: !h.key,
 		Payload:         h.payload,
-	}}, len(h.payload))
-	if data == nil {
-		m.waitKey = true
-		return
-	}
+	}})
 	if h.key && h.init != m.published {
 		m.published = h.init
 		m.feed.SetInit(h.init)
@@ -465,14 +460,10 @@ func (m *muxer) writeAudioFrames(pts time.Duration, frames []audioFrame) {
 		return
 	}
 	samples := make([]*fmp4.Sample, len(frames))
-	size := 0
 	for i, f := range frames {
 		samples[i] = &fmp4.Sample{Duration: uint32(f.samples), Payload: f.data}
-		size += len(f.data)
 	}
-	if data := m.fragment(audioTrackID, uint64(base), samples, size); data != nil {
-		m.feed.Publish(Message{Data: data, Binary: true})
-	}
+	m.feed.Publish(Message{Data: m.fragment(audioTrackID, uint64(base), samples), Binary: true})
 }
 
 // audioAt places audio whose first sample is at on the output timeline and
@@ -509,15 +500,8 @@ func cloneFrames(frames []audioFrame) []audioFrame {
 	return out
 }
 
-// fragment marshals one moof+mdat, or returns nil for samples the format
-// cannot hold.
-func (m *muxer) fragment(track int, baseTime uint64, samples []*fmp4.Sample, size int) []byte {
+// fragment marshals one moof+mdat of samples of one track.
+func (m *muxer) fragment(track int, baseTime uint64, samples []*fmp4.Sample) []byte {
 	m.seq++
-	var buf seekablebuffer.Buffer
-	buf.Grow(size + 128 + 16*len(samples))
-	part := fmp4.Part{SequenceNumber: m.seq, Tracks: []*fmp4.PartTrack{{ID: track, BaseTime: baseTime, Samples: samples}}}
-	if err := part.Marshal(&buf); err != nil {
-		return nil
-	}
-	return buf.Bytes()
+	return appendFragment(make([]byte, 0, fragmentSize(samples)), m.seq, track, baseTime, samples)
 }
