@@ -174,9 +174,9 @@ func transcodeLatencyRun(b testing.TB, camURL string, report reportFunc) {
 }
 
 // transcodeViewersRun measures decoder's own CPU with n viewers of one
-// transcoded camera (the load in its own process), and counts its ffmpeg.
-func transcodeViewersRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
-	r := suiteLoad(b, bin, []string{"-transcode-encoder", encoderSoftware}, camURL+"&codecs=avc1",
+// camera (the load in its own process), with params added to /live.
+func transcodeViewersRun(b testing.TB, bin, camURL string, n int, params string, report reportFunc) {
+	r := suiteLoadParams(b, bin, []string{"-transcode-encoder", encoderSoftware}, camURL, params,
 		"-viewers", strconv.Itoa(n), "-ramp", "2s", "-duration", "6s")
 	report(r.Server.CPUPercent, "%cpu_decoder")
 	report(float64(r.Drops), "drops")
@@ -201,4 +201,51 @@ func snapshotLatencyRun(b testing.TB, camURL string, report reportFunc) {
 	report(timed(src), "ms_cold_stopped")
 	report(timed(src), "ms_cached")
 	report(timed(src+"&height=360"), "ms_cold_running")
+}
+
+// transcodeSuite runs the decoding scenarios once for the suite.
+func transcodeSuite(t *testing.T, bin string, f figures) {
+	cam := startTestCamera(t, benchH265Clip(t))
+	transcodeCostRun(t, cam.url(), f.reporter("transcode"))
+	transcodeLatencyRun(t, cam.url(), f.reporter("transcode"))
+	for _, n := range []int{1, 10, 100} {
+		transcodeViewersRun(t, bin, cam.url(), n, "&codecs=avc1", f.reporter(fmt.Sprintf("transcoded %d", n)))
+		transcodeViewersRun(t, bin, cam.url(), n, "", f.reporter(fmt.Sprintf("passthrough %d", n)))
+	}
+	snapshotLatencyRun(t, cam.url(), f.reporter("snapshot"))
+	res := testing.Benchmark(func(b *testing.B) { benchmarkG711FLAC(b) })
+	// One stream is 50 packets of 20 ms a second.
+	f.add("flac %cpu", float64(res.NsPerOp())*50/1e9*100)
+}
+
+// renderTranscode writes the decoding section of BENCHMARKS.md.
+func renderTranscode(w *bytes.Buffer, f figures) {
+	fmt.Fprintf(w, `
+## Decoding: transcodes, audio, snapshots
+
+The source is a camera of 10 s of 1280x720 25 fps H.265 at about 2 Mbit/s
+(a moving pattern under noise, a keyframe a second), transcoded to H.264
+with `+"`libx264 -preset ultrafast -tune zerolatency`"+` for viewers that ask
+`+"`codecs=avc1`"+`.
+
+| figure | value |
+|---|---|
+| one transcode: decoder's own CPU, its ffmpeg's CPU | %s %% + %s %% of a core |
+| the same ffmpeg command alone, fed the same input in real time | %s %% of a core |
+| **decoder with its transcode ÷ ffmpeg alone** (goal ≤ 1.1) | **%s** |
+| latency a transcode adds over passthrough, p50 / p99 (goal p50 ≤ 150 ms) | %s / %s ms |
+| G.711 → FLAC in decoder, one 8 kHz camera (goal under 0.1 %%) | %s %% of a core |
+| snapshot: source stopped / cached / source running, new height | %s / %s / %s ms |
+
+Viewers of one transcoded camera share one ffmpeg; decoder's own CPU
+(ffmpeg apart) grows with them as for passthrough:
+
+| viewers | decoder CPU, transcoded | decoder CPU, passthrough |
+|---|---|---|
+`, f.med("transcode %cpu_decoder", "%.1f"), f.med("transcode %cpu_ffmpeg", "%.1f"), f.med("transcode %cpu_ffmpeg_alone", "%.1f"),
+		f.med("transcode ratio", "%.2f"), f.med("transcode ms_added_p50", "%.0f"), f.med("transcode ms_added_p99", "%.0f"),
+		f.med("flac %cpu", "%.3f"), f.med("snapshot ms_cold_stopped", "%.0f"), f.med("snapshot ms_cached", "%.1f"), f.med("snapshot ms_cold_running", "%.0f"))
+	for _, n := range []int{1, 10, 100} {
+		fmt.Fprintf(w, "| %d | %s %% | %s %% |\n", n, f.med(fmt.Sprintf("transcoded %d %%cpu_decoder", n), "%.1f"), f.med(fmt.Sprintf("passthrough %d %%cpu_decoder", n), "%.1f"))
+	}
 }

@@ -127,6 +127,7 @@ func TestBenchmarkSuite(t *testing.T) {
 			}
 		}
 		browserWallRun(t, f.reporter("wall"))
+		transcodeSuite(t, bin, f)
 	}
 	if err := os.WriteFile("BENCHMARKS.md", renderBenchmarks(f, time.Since(started)), 0o644); err != nil {
 		t.Fatal(err)
@@ -137,10 +138,16 @@ func TestBenchmarkSuite(t *testing.T) {
 // `decoder load -json` against it in its own process.
 func suiteLoad(b testing.TB, bin string, decoderArgs []string, source string, loadArgs ...string) *loadReport {
 	b.Helper()
+	return suiteLoadParams(b, bin, decoderArgs, source, "", loadArgs...)
+}
+
+// suiteLoadParams is suiteLoad with params added to the /live URL.
+func suiteLoadParams(b testing.TB, bin string, decoderArgs []string, source, params string, loadArgs ...string) *loadReport {
+	b.Helper()
 	port := freePort(b)
 	p := startDecoder(b, []string{"PORT=" + port}, append([]string{"-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000"}, decoderArgs...)...)
 	defer p.cmd.Process.Kill()
-	wsURL := p.liveURL(source)
+	wsURL := p.liveURL(source) + params
 	cmd := exec.Command(bin, append([]string{"load", "-json", "-url", wsURL}, loadArgs...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -288,6 +295,7 @@ viewer then costs a cursor step. Muxing is paid once per frame per source.
 		f.med("wall %cpu", "%.1f"), f.med("wall drops", "%.0f"), f.med("wall s_latency_p50", "%.1f"), f.med("wall s_latency_p95", "%.1f"),
 		scaled(f, "fanout 100 ns", 1000), f.med("fanout 100 allocs", "%.0f"), scaled(f, "fanout 1000 ns", 1000), f.med("fanout 1000 allocs", "%.0f"),
 		scaled(f, "mux ns", 1000), f.med("mux allocs", "%.0f"), scaled(f, "mux bytes", 1000))
+	renderTranscode(&w, f)
 	return w.Bytes()
 }
 
