@@ -68,23 +68,31 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "decoder is shutting down")
 		return
 	}
-	defer h.sessions.leave()
 
-	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub, replies: make(chan []byte, replyQueue)}
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub, replies: make(chan []byte, replyQueue),
+		out: &frameWriter{timeout: h.cfg.WriteTimeout}}
+	conn, err := websocket.Accept(&framingWriter{ResponseWriter: w, out: v.out}, r, &websocket.AcceptOptions{
 		// The origin was checked above with decoder's own policy.
 		InsecureSkipVerify: true,
 		OnPongReceived:     func(context.Context, []byte) { v.heard() },
 	})
 	if err != nil {
+		h.sessions.leave()
 		h.log.Debug("failed to accept WebSocket", "err", err)
 		return
 	}
 	v.conn = conn
-	v.serve(h.sessions.ctx, r.URL.RawQuery, h.log)
+	// The session outlives this handler, so that net/http lets go of what
+	// it kept for the request (its buffers, the handler's deep stack);
+	// sessions owns it, and shutdown waits for it.
+	rawQuery := r.URL.RawQuery
+	go func() {
+		defer h.sessions.leave()
+		v.serve(h.sessions.ctx, rawQuery, h.log)
+	}()
 }
 
-// viewer is one /live connection. Its writer runs on the handler's
+// viewer is one /live connection. Its writer runs on the session's
 // goroutine and is the only one to send data; its reader runs on another.
 // Both share ctx: whichever fails first cancels it with the reason, and the
 // writer turns that reason into the close the peer gets.
@@ -93,6 +101,7 @@ type viewer struct {
 	hub     *Hub
 	conn    *websocket.Conn
 	netConn net.Conn
+	out     *frameWriter
 	sub     *subscription
 	// src is the source the viewer asked for, and spec what its browser
 	// plays, when it said (codecs=, height=); converted is set once it
@@ -105,7 +114,9 @@ type viewer struct {
 	wg        sync.WaitGroup // the reader and pings in flight
 	pinging   atomic.Bool
 
-	// Owned by the writer.
+	// Owned by the writer. batch holds the frames gathered for the next
+	// write, nil between writes.
+	batch       *frameBatch
 	lastStatus  *frame
 	lastInit    *mediaInit
 	behindSince time.Time
@@ -195,7 +206,7 @@ func (v *viewer) chooseOutput(init *mediaInit) (moved bool, err error) {
 	plan := planOutput(init.video, init.audio, v.spec)
 	if !plan.needsConverter(init.audio) {
 		if plan.dropWhy != "" {
-			return false, v.write(websocket.MessageText, statusMessage(Status{State: stateLive, Reason: plan.dropWhy}))
+			return false, v.queue(websocket.MessageText, statusMessage(Status{State: stateLive, Reason: plan.dropWhy}))
 		}
 		return false, nil
 	}
@@ -279,27 +290,16 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 	statsTicker := time.NewTicker(v.cfg.StatsInterval)
 	defer statsTicker.Stop()
 	for {
-		res := v.sub.read(v.cfg.MaxBacklog)
-		v.sent.drops += res.dropped
-		if err := v.sendStatus(res.status); err != nil {
+		wake, err := v.gather()
+		if ferr := v.send(); ferr != nil {
+			return ferr
+		}
+		if err != nil {
 			return err
 		}
-		var wake <-chan struct{}
 		poll := closedChan
-		if res.ok {
-			if err := v.deliver(res.entry); err != nil {
-				return err
-			}
-			v.lag = time.Since(res.entry.at)
-		} else {
-			if res.end != nil {
-				return res.end
-			}
-			wake, poll = res.wake, nil
-			v.lag = 0
-		}
-		if v.fellBehind(res) {
-			return errTooSlow
+		if wake != nil {
+			poll = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -307,7 +307,7 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 		case <-wake:
 		case <-poll:
 		case reply := <-v.replies:
-			if err := v.write(websocket.MessageText, reply); err != nil {
+			if err := v.sendNow(websocket.MessageText, reply); err != nil {
 				return err
 			}
 		case <-pingTimer.C:
@@ -315,12 +315,44 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 			pingTimer.Reset(v.cfg.PingInterval)
 		case <-statsTicker.C:
 			stats := viewerStats{v.sent.bytes, v.sent.messages, v.sent.drops, v.lag}
-			if err := v.write(websocket.MessageText, statsMessage(stats)); err != nil {
+			if err := v.sendNow(websocket.MessageText, statsMessage(stats)); err != nil {
 				return err
 			}
 			v.flush()
 		}
 	}
+}
+
+// gather reads what the viewer is to be sent into its batch, until it has
+// read everything, when it returns the channel the next publish closes,
+// or the batch is full, when it returns none: there may be more, after the
+// writer has seen to its pings and stats.
+func (v *viewer) gather() (wake <-chan struct{}, err error) {
+	for v.batch == nil || !v.batch.full() {
+		res := v.sub.read(v.cfg.MaxBacklog)
+		v.sent.drops += res.dropped
+		if err := v.sendStatus(res.status); err != nil {
+			return nil, err
+		}
+		if res.ok {
+			if err := v.deliver(res.entry); err != nil {
+				return nil, err
+			}
+			v.lag = time.Since(res.entry.at)
+		} else {
+			if res.end != nil {
+				return nil, res.end
+			}
+			v.lag = 0
+		}
+		if v.fellBehind(res) {
+			return nil, errTooSlow
+		}
+		if !res.ok {
+			return res.wake, nil
+		}
+	}
+	return nil, nil
 }
 
 // fellBehind tracks how long the viewer has been behind live and reports
@@ -349,15 +381,15 @@ func (v *viewer) sendStatus(f *frame) error {
 	if f == nil || f == v.lastStatus {
 		return nil
 	}
-	if err := v.write(websocket.MessageText, f.data); err != nil {
+	if err := v.queue(websocket.MessageText, f.data); err != nil {
 		return err
 	}
 	v.lastStatus = f
 	return nil
 }
 
-// deliver sends e, preceded by the source status and the media init if the
-// viewer lacks them.
+// deliver queues e, preceded by the source status and the media init if
+// the viewer lacks them.
 func (v *viewer) deliver(e entry) error {
 	if err := v.sendStatus(e.status); err != nil || e.isStatus {
 		return err
@@ -366,10 +398,10 @@ func (v *viewer) deliver(e entry) error {
 		if moved, err := v.chooseOutput(e.init); moved || err != nil {
 			return err
 		}
-		if err := v.write(websocket.MessageText, e.init.info); err != nil {
+		if err := v.queue(websocket.MessageText, e.init.info); err != nil {
 			return err
 		}
-		if err := v.write(websocket.MessageBinary, e.init.segment); err != nil {
+		if err := v.queue(websocket.MessageBinary, e.init.segment); err != nil {
 			return err
 		}
 		v.lastInit = e.init
@@ -378,17 +410,41 @@ func (v *viewer) deliver(e entry) error {
 	if e.Binary {
 		typ = websocket.MessageBinary
 	}
-	return v.write(typ, e.Data)
+	return v.queue(typ, e.Data)
 }
 
-// write sends one message within the write timeout. The deadline is set on
-// the socket rather than through a context: it costs no allocation and no
-// timer per message, and cleared afterwards it cannot fail the pongs that
-// the reader writes while the writer is idle.
-func (v *viewer) write(typ websocket.MessageType, data []byte) error {
-	v.netConn.SetWriteDeadline(time.Now().Add(v.cfg.WriteTimeout))
-	err := v.conn.Write(context.Background(), typ, data)
-	v.netConn.SetWriteDeadline(time.Time{})
+// queue adds a message to the viewer's batch, which goes out once it is
+// full or the writer has nothing more to gather. data must not change
+// until then: it is a published message, shared and immutable, or one of
+// the viewer's own.
+func (v *viewer) queue(typ websocket.MessageType, data []byte) error {
+	if v.batch == nil {
+		v.batch = batches.Get().(*frameBatch)
+	}
+	v.batch.add(typ, data)
+	v.sent.bytes += uint64(len(data))
+	v.sent.messages++
+	return nil
+}
+
+// sendNow sends one message at once, after what is queued.
+func (v *viewer) sendNow(typ websocket.MessageType, data []byte) error {
+	if err := v.queue(typ, data); err != nil {
+		return err
+	}
+	return v.send()
+}
+
+// send writes the batch, within the write timeout: a viewer that takes no
+// data for that long is dropped.
+func (v *viewer) send() error {
+	b := v.batch
+	if b == nil {
+		return nil
+	}
+	v.batch = nil
+	err := v.out.writeBatch(b)
+	batches.Put(b)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -396,8 +452,6 @@ func (v *viewer) write(typ websocket.MessageType, data []byte) error {
 		}
 		return errPeerGone
 	}
-	v.sent.bytes += uint64(len(data))
-	v.sent.messages++
 	return nil
 }
 
@@ -445,9 +499,11 @@ func (v *viewer) close(err error) {
 		v.conn.CloseNow()
 		return
 	}
-	v.netConn.SetDeadline(time.Now().Add(closeGrace))
+	grace := time.Now().Add(closeGrace)
+	v.netConn.SetReadDeadline(grace)
+	v.out.closing(grace)
 	if ce.notifies() {
-		v.conn.Write(context.Background(), websocket.MessageText, errorMessage(ce.code, ce.reason))
+		v.sendNow(websocket.MessageText, errorMessage(ce.code, ce.reason))
 	}
 	v.conn.Close(websocket.StatusCode(ce.code), closeReason(ce.reason))
 }

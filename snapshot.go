@@ -62,6 +62,9 @@ func (h *snapshotHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e.status, "%s", e.message)
 		return
 	}
+	// A snapshot may wait its turn behind others and the source's
+	// keyframe: longer than the server's usual bound on an answer.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.cfg.Sources.Timeout + snapshotQueueWait + snapshotDecode))
 	s := h.get(r.Context(), src, height)
 	select {
 	case <-s.done:

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// frameWriter is how a viewer's connection is written: decoder's data
+// messages, framed here, and the control frames (ping, pong, close) of
+// github.com/coder/websocket, which speaks the rest of the protocol.
+//
+// coder/websocket writes a message through a buffered writer: one write
+// system call for its header and the first bytes of the payload, another
+// for the rest, about two for every media message, which at a thousand
+// viewers is most of decoder's CPU. A server's data frame is its header
+// then its payload, unmasked, the same for every viewer, so frameWriter
+// writes one, or several a viewer has waiting, in a single writev, without
+// copying the payload.
+//
+// Whole frames are written under mu, so that coder/websocket's control
+// frames, one Write call each (they fit its buffer, which it flushes after
+// each frame), never land inside a data frame. Safe for concurrent use.
+type frameWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+
+	mu sync.Mutex
+	// deadline is the write deadline set on conn: refreshed before a write
+	// once less than timeout of it is left, so that a write blocked by a
+	// viewer that reads nothing fails after between timeout and 1.5 times
+	// it, and the socket's deadline timer is reset twice a timeout at most
+	// rather than for every message.
+	deadline time.Time
+	// final is a hard deadline for the close handshake, never extended.
+	final bool
+}
+
+// maxFrameHeader is the largest header of a server's frame.
+const maxFrameHeader = 10
+
+// refresh sets the write deadline if too little of it is left. mu is held.
+func (f *frameWriter) refresh() {
+	if f.final {
+		return
+	}
+	if now := time.Now(); f.deadline.Sub(now) < f.timeout {
+		f.deadline = now.Add(f.timeout * 3 / 2)
+		f.conn.SetWriteDeadline(f.deadline)
+	}
+}
+
+// Write takes one of coder/websocket's frames, whole.
+func (f *frameWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh()
+	return f.conn.Write(p)
+}
+
+// writeBatch writes the frames of b in one system call, or as few as the
+// kernel takes them in, and empties b.
+func (f *frameWriter) writeBatch(b *frameBatch) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refresh()
+	_, err := b.bufs.WriteTo(f.conn)
+	b.reset()
+	return err
+}
+
+// closing gives the rest of the connection's writes a hard deadline: the
+// close handshake's.
+func (f *frameWriter) closing(deadline time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.final = true
+	f.conn.SetWriteDeadline(deadline)
+}
+
+// frameBatch is data frames ready to go in one writev: each frame's header,
+// in headers, and its payload, shared with every other viewer.
+type frameBatch struct {
+	bufs    net.Buffers
+	headers [(maxBatchFrames + maxFramesPerEntry) * maxFrameHeader]byte
+	frames  int
+	bytes   int
+}
+
+// maxFramesPerEntry is the most frames one entry adds to a batch: its
+// status, init message and init segment, and itself. A batch that is not
+// full takes one more entry.
+const maxFramesPerEntry = 4
+
+// A batch holds at most this many frames and about this many payload
+// bytes (one more entry may pass the bound): what a viewer has waiting is
+// usually a video frame and some audio, which go together; a viewer
+// further behind is sent a frame or two at a time, so that a ping waits
+// no longer behind them than it used to behind one message.
+const (
+	maxBatchFrames = 16
+	maxBatchBytes  = 16 << 10
+)
+
+// batches are reused: a batch lives only while a viewer gathers and writes
+// it, so a few serve thousands of viewers.
+var batches = sync.Pool{New: func() any { return new(frameBatch) }}
+
+// add appends a data frame of typ with payload p.
+func (b *frameBatch) add(typ websocket.MessageType, p []byte) {
+	h := b.headers[b.frames*maxFrameHeader : (b.frames+1)*maxFrameHeader : (b.frames+1)*maxFrameHeader]
+	b.bufs = append(b.bufs, appendFrameHeader(h[:0], typ, len(p)))
+	if len(p) > 0 {
+		b.bufs = append(b.bufs, p)
+	}
+	b.frames++
+	b.bytes += len(p)
+}
+
+// full reports whether the batch should be written before more is added.
+func (b *frameBatch) full() bool {
+	return b.frames == maxBatchFrames || b.bytes >= maxBatchBytes
+}
+
+func (b *frameBatch) reset() {
+	clear(b.bufs[:cap(b.bufs)])
+	b.bufs, b.frames, b.bytes = b.bufs[:0], 0, 0
+}
+
+// appendFrameHeader appends the header of a final, unmasked data frame of
+// typ with a payload of n bytes (RFC 6455 §5.2).
+func appendFrameHeader(dst []byte, typ websocket.MessageType, n int) []byte {
+	opcode := byte(0x1) // text
+	if typ == websocket.MessageBinary {
+		opcode = 0x2
+	}
+	dst = append(dst, 0x80|opcode)
+	switch {
+	case n <= 125:
+		return append(dst, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
+}
+
+// framingWriter hands coder/websocket, at the handshake, buffers of
+// decoder's own in place of net/http's: a writer that goes through the
+// viewer's frameWriter, and small ones, since all coder/websocket reads is
+// a viewer's small messages and all it writes is control frames. net/http
+// keeps a 4 KiB reader and writer per connection otherwise.
+type framingWriter struct {
+	http.ResponseWriter
+	out *frameWriter
+}
+
+// controlBuffer fits any control frame (125 bytes of payload at most) and
+// its header, so that each is one Write.
+const (
+	controlBuffer = 256
+	readBuffer    = 512
+)
+
+func (w *framingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// The handshake's answer may still be buffered; and so may what the
+	// viewer sent after its request.
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	// What the viewer sent after its request must be buffered in the new
+	// reader, not behind it: coder/websocket keeps what is buffered and
+	// reads the rest from the connection.
+	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(readBuffer, len(pending)))
+	if len(pending) > 0 {
+		r.Peek(len(pending))
+	}
+	w.out.conn = conn
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.out, controlBuffer)), nil
+}
