@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
