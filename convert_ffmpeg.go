@@ -120,12 +120,27 @@ func (cv *conversion) checkTranscoder() {
 	}
 }
 
-// checkSink acts on a failed write to ffmpeg.
+// checkSink acts on a failed write to ffmpeg. An ffmpeg that stopped
+// reading has usually exited, and its own words say more than a broken
+// pipe: it is given a moment to end.
 func (cv *conversion) checkSink() {
-	if cv.sink != nil && cv.sink.err != nil {
-		cv.transcoderFailed(cv.sink.err)
+	if cv.sink == nil || cv.sink.err == nil {
+		return
 	}
+	err := cv.sink.err
+	if !errors.Is(err, errNewInput) {
+		select {
+		case <-cv.tc.ended:
+			err = cv.tc.err
+		case <-time.After(exitGrace):
+		}
+	}
+	cv.transcoderFailed(err)
 }
+
+// exitGrace is how long an ffmpeg that stopped reading may take to exit
+// by itself.
+const exitGrace = 500 * time.Millisecond
 
 // handleTranscoded muxes what ffmpeg made into the output.
 func (cv *conversion) handleTranscoded(u ffmpegUnit) {
