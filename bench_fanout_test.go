@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// The machine's own limit, to measure decoder against: a process that
+// writes the same fragments of the same camera, already framed, to every
+// connection in turn, one write each, and does nothing else (no buffer,
+// no deadline, no ping, no slow viewer). It is this test binary run again
+// with bareFanoutEnv set, so that it runs apart and can be pinned to a
+// core like decoder.
+
+// bareFanoutEnv holds the address the bare fan-out listens on.
+const bareFanoutEnv = "DECODER_BARE_FANOUT"
+
+// TestBareFanoutProcess is the bare fan-out's process; it runs only when
+// bareFanoutEnv is set, until it is killed.
+func TestBareFanoutProcess(t *testing.T) {
+	addr := os.Getenv(bareFanoutEnv)
+	if addr == "" {
+		t.Skip("the bare fan-out process of the benchmark suite")
+	}
+	init, frames, err := clipFragments(benchClip(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("listening")
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				if bareHandshake(c) != nil {
+					c.Close()
+					return
+				}
+				c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+				c.Write(frameOf(websocket.MessageBinary, init))
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+			}()
+		}
+	}()
+	start := time.Now()
+	for i := 0; ; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / 25)))
+		frame := frames[i%len(frames)]
+		mu.Lock()
+		live := conns[:0]
+		for _, c := range conns {
+			if _, err := c.Write(frame); err == nil {
+				live = append(live, c)
+			} else {
+				c.Close()
+			}
+		}
+		conns = live
+		mu.Unlock()
+	}
+}
+
+// frameOf is p as one WebSocket data frame.
+func frameOf(typ websocket.MessageType, p []byte) []byte {
+	return append(appendFrameHeader(nil, typ, len(p)), p...)
+}
+
+// bareHandshake answers a WebSocket handshake, and nothing else.
+func bareHandshake(c net.Conn) error {
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
+		return err
+	}
+	sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	_, err = fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+		base64.StdEncoding.EncodeToString(sum[:]))
+	return err
+}
+
+// collectSink keeps what a muxer publishes.
+type collectSink struct {
+	init     *mediaInit
+	messages [][]byte
+}
+
+func (s *collectSink) Publish(m Message)      { s.messages = append(s.messages, m.Data) }
+func (s *collectSink) SetInit(i *mediaInit)   { s.init = i }
+func (s *collectSink) SetStatus(Status)       {}
+func (s *collectSink) tapping() bool          { return false }
+func (s *collectSink) tapVideo(videoUnit)     {}
+func (s *collectSink) tapAudio(audioUnit)     {}
+
+// clipFragments muxes a clip as decoder does, and returns its init segment
+// and its fragments, each framed as a binary WebSocket message.
+func clipFragments(clip []byte) ([]byte, [][]byte, error) {
+	pts, aus := clipFrames(nil, clip)
+	sink := &collectSink{}
+	m := newMuxer(sink)
+	m.reset(trackSetup{video: formatH264})
+	for i, au := range aus {
+		m.writeVideo(fromClock(pts[i], videoTimescale), au)
+	}
+	m.end()
+	if sink.init == nil || len(sink.messages) == 0 {
+		return nil, nil, fmt.Errorf("the clip muxed to nothing")
+	}
+	frames := make([][]byte, len(sink.messages))
+	for i, msg := range sink.messages {
+		frames[i] = frameOf(websocket.MessageBinary, msg)
+	}
+	return sink.init.segment, frames, nil
+}
+
+// pinned runs a command on one core, where taskset is there to pin it.
+func pinned(core int, name string, args ...string) *exec.Cmd {
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(core), name}, args...)...)
+}
+
+// cpuOver measures the CPU pid uses over window, as a share of a core.
+func cpuOver(pid int, window time.Duration) float64 {
+	before := processCPU(pid)
+	time.Sleep(window)
+	return (processCPU(pid) - before).Seconds() / window.Seconds()
+}
+
+// fanoutRun measures, at n viewers of the 2 Mbit/s camera, decoder's CPU
+// and the bare fan-out's, each pinned to core 0 with the load on core 1,
+// the same way (from /proc, over the same window once all are connected).
+func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
+	const settle, window = 8 * time.Second, 10 * time.Second
+	loadArgs := []string{"-viewers", strconv.Itoa(n), "-ramp", "3s", "-duration", (settle + window).String()}
+
+	dec := pinned(0, bin, "-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000")
+	port := freePort(b)
+	dec.Env = append(os.Environ(), "PORT="+port)
+	p := startProcess(b, dec)
+	defer p.cmd.Process.Kill()
+	load := pinned(1, bin, append([]string{"load", "-json", "-url", p.liveURL(camURL)}, loadArgs...)...)
+	decoderCPU, r := measureUnderLoad(b, load, decPID(b, p), settle, window)
+	report(decoderCPU*100, "%cpu_decoder")
+	report(float64(r.Drops), "drops_decoder")
+
+	addr := "127.0.0.1:" + freePort(b)
+	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
+	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr)
+	bp := startProcessLine(b, bare, "listening")
+	defer bp.Process.Kill()
+	load = pinned(1, bin, append([]string{"load", "-json", "-url", "ws://" + addr + "/"}, loadArgs...)...)
+	bareCPU, _ := measureUnderLoad(b, load, bareChild(bp.Process.Pid), settle, window)
+	report(bareCPU*100, "%cpu_bare")
+	report(decoderCPU/bareCPU, "ratio")
+}
+
+// measureUnderLoad runs load, and measures pid's CPU over window once
+// settle has passed; it returns that and load's report.
+func measureUnderLoad(b testing.TB, load *exec.Cmd, pid int, settle, window time.Duration) (float64, *loadReport) {
+	b.Helper()
+	var out strings.Builder
+	load.Stdout = &out
+	if err := load.Start(); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(settle)
+	cpu := cpuOver(pid, window)
+	if err := load.Wait(); err != nil {
+		b.Fatalf("decoder load: %v\n%s", err, out.String())
+	}
+	r, err := parseLoadReport(out.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpu, r
+}
