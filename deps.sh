@@ -8,14 +8,17 @@
 #   python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-*
 #                               GStreamer's RTSP server: an independent camera
 #   chromium                    the browser tests
-#   nodejs, npm                 playwright-core and tsc (when npm is absent)
+#   firefox-esr                 the browser tests in a second engine (Gecko),
+#                               over WebDriver BiDi
+#   nodejs, npm                 playwright-core, puppeteer-core and tsc (when
+#                               npm is absent)
 #
 # Prints what it installs; prints one line naming the packages and exits 1
 # when it cannot install them.
 set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly chromium)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly chromium firefox-esr)
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null; then

@@ -22,6 +22,26 @@ func TestBrowser(t *testing.T) {
 	logScenarios(t, runBrowserScenarios(t, scenarios...))
 }
 
+// TestFirefox runs e2e/firefox.mjs: the page and the player in a second
+// engine, Debian's Firefox ESR, driven over WebDriver BiDi by
+// puppeteer-core, against decoder and cameras started as for TestBrowser.
+// What Firefox plays (H.265 passed through or transcoded) is its own
+// MediaSource's answer, reported in the h265 scenario's figures.
+func TestFirefox(t *testing.T) {
+	firefox := os.Getenv("FIREFOX")
+	if firefox == "" {
+		firefox = "/usr/bin/firefox-esr"
+	}
+	if _, err := os.Stat(firefox); err != nil {
+		t.Fatalf("Firefox not found at %s: apt-get install firefox-esr (./deps.sh does), or set FIREFOX to its path", firefox)
+	}
+	if _, err := os.Stat("e2e/node_modules/puppeteer-core"); err != nil {
+		t.Fatalf("puppeteer-core is not installed: run npm ci --prefix e2e")
+	}
+	env := append(startBrowserEnv(t), "FIREFOX="+firefox)
+	logScenarios(t, runNodeScenarios(t, "e2e/firefox.mjs", env, 3*time.Minute, []string{"demo", "h265", "g711sound"}))
+}
+
 // logScenarios logs each scenario's figures and fails the test for each
 // scenario that failed.
 func logScenarios(t *testing.T, results []map[string]any) {
