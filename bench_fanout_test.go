@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +27,12 @@ import (
 // with bareFanoutEnv set, so that it runs apart and can be pinned to a
 // core like decoder.
 
-// bareFanoutEnv holds the address the bare fan-out listens on.
-const bareFanoutEnv = "DECODER_BARE_FANOUT"
+// The bare fan-out's process is told the address to listen on and the
+// clip to send.
+const (
+	bareFanoutEnv     = "DECODER_BARE_FANOUT"
+	bareFanoutClipEnv = "DECODER_BARE_FANOUT_CLIP"
+)
 
 // TestBareFanoutProcess is the bare fan-out's process; it runs only when
 // bareFanoutEnv is set, until it is killed.
@@ -35,7 +41,11 @@ func TestBareFanoutProcess(t *testing.T) {
 	if addr == "" {
 		t.Skip("the bare fan-out process of the benchmark suite")
 	}
-	init, frames, err := clipFragments(benchClip(t))
+	clip, err := os.ReadFile(os.Getenv(bareFanoutClipEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, frames, err := clipFragments(clip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +116,12 @@ type collectSink struct {
 	messages [][]byte
 }
 
-func (s *collectSink) Publish(m Message)      { s.messages = append(s.messages, m.Data) }
-func (s *collectSink) SetInit(i *mediaInit)   { s.init = i }
-func (s *collectSink) SetStatus(Status)       {}
-func (s *collectSink) tapping() bool          { return false }
-func (s *collectSink) tapVideo(videoUnit)     {}
-func (s *collectSink) tapAudio(audioUnit)     {}
+func (s *collectSink) Publish(m Message)    { s.messages = append(s.messages, m.Data) }
+func (s *collectSink) SetInit(i *mediaInit) { s.init = i }
+func (s *collectSink) SetStatus(Status)     {}
+func (s *collectSink) tapping() bool        { return false }
+func (s *collectSink) tapVideo(videoUnit)   {}
+func (s *collectSink) tapAudio(audioUnit)   {}
 
 // clipFragments muxes a clip as decoder does, and returns its init segment
 // and its fragments, each framed as a binary WebSocket message.
@@ -157,22 +167,24 @@ func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
 	loadArgs := []string{"-viewers", strconv.Itoa(n), "-ramp", "3s", "-duration", (settle + window).String()}
 
 	dec := pinned(0, bin, "-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000")
-	port := freePort(b)
-	dec.Env = append(os.Environ(), "PORT="+port)
+	dec.Env = append(os.Environ(), "PORT="+freePort(b))
+	// taskset runs the command in its own place: the pid is decoder's.
 	p := startProcess(b, dec)
 	defer p.cmd.Process.Kill()
 	load := pinned(1, bin, append([]string{"load", "-json", "-url", p.liveURL(camURL)}, loadArgs...)...)
-	decoderCPU, r := measureUnderLoad(b, load, decPID(b, p), settle, window)
+	decoderCPU, r := measureUnderLoad(b, load, p.cmd.Process.Pid, settle, window)
 	report(decoderCPU*100, "%cpu_decoder")
 	report(float64(r.Drops), "drops_decoder")
 
 	addr := "127.0.0.1:" + freePort(b)
 	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
-	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr)
-	bp := startProcessLine(b, bare, "listening")
-	defer bp.Process.Kill()
+	clip := filepath.Join(b.TempDir(), "bench.ts")
+	os.WriteFile(clip, benchClip(b), 0o644)
+	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr, bareFanoutClipEnv+"="+clip)
+	bp := startProcess(b, bare)
+	defer bp.cmd.Process.Kill()
 	load = pinned(1, bin, append([]string{"load", "-json", "-url", "ws://" + addr + "/"}, loadArgs...)...)
-	bareCPU, _ := measureUnderLoad(b, load, bareChild(bp.Process.Pid), settle, window)
+	bareCPU, _ := measureUnderLoad(b, load, bp.cmd.Process.Pid, settle, window)
 	report(bareCPU*100, "%cpu_bare")
 	report(decoderCPU/bareCPU, "ratio")
 }
@@ -191,9 +203,9 @@ func measureUnderLoad(b testing.TB, load *exec.Cmd, pid int, settle, window time
 	if err := load.Wait(); err != nil {
 		b.Fatalf("decoder load: %v\n%s", err, out.String())
 	}
-	r, err := parseLoadReport(out.String())
-	if err != nil {
-		b.Fatal(err)
+	var r loadReport
+	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
+		b.Fatalf("decoder load's report %s: %v", out.String(), err)
 	}
-	return cpu, r
+	return cpu, &r
 }

@@ -9,14 +9,17 @@
 #                               GStreamer's RTSP server: an independent camera
 #                               (x265enc, for its H.265 stream, is in -bad)
 #   chromium                    the browser tests
-#   nodejs, npm                 playwright-core and tsc (when npm is absent)
+#   firefox-esr                 the browser tests in a second engine (Gecko),
+#                               over WebDriver BiDi
+#   nodejs, npm                 playwright-core, puppeteer-core and tsc (when
+#                               npm is absent)
 #
 # Prints what it installs; prints one line naming the packages and exits 1
 # when it cannot install them.
 set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium firefox-esr)
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null; then

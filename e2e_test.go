@@ -17,8 +17,35 @@ import (
 // Chromium, driven by playwright-core, against decoder and RTSP cameras
 // started here. Screenshots go to test-output/.
 func TestBrowser(t *testing.T) {
-	scenarios := []string{"demo", "restart", "bframes", "wall", "errors", "wrongpw", "destroy", "lang"}
-	for _, r := range runBrowserScenarios(t, scenarios...) {
+	scenarios := []string{"demo", "restart", "bframes", "wall9", "errors", "transcode", "g711sound", "posters",
+		"fallback", "wrongpw", "destroy", "lang"}
+	logScenarios(t, runBrowserScenarios(t, scenarios...))
+}
+
+// TestFirefox runs e2e/firefox.mjs: the page and the player in a second
+// engine, Debian's Firefox ESR, driven over WebDriver BiDi by
+// puppeteer-core, against decoder and cameras started as for TestBrowser.
+// What Firefox plays (H.265 passed through or transcoded) is its own
+// MediaSource's answer, reported in the h265 scenario's figures.
+func TestFirefox(t *testing.T) {
+	firefox := os.Getenv("FIREFOX")
+	if firefox == "" {
+		firefox = "/usr/bin/firefox-esr"
+	}
+	if _, err := os.Stat(firefox); err != nil {
+		t.Fatalf("Firefox not found at %s: apt-get install firefox-esr (./deps.sh does), or set FIREFOX to its path", firefox)
+	}
+	if _, err := os.Stat("e2e/node_modules/puppeteer-core"); err != nil {
+		t.Fatalf("puppeteer-core is not installed: run npm ci --prefix e2e")
+	}
+	env := append(startBrowserEnv(t), "FIREFOX="+firefox)
+	logScenarios(t, runNodeScenarios(t, "e2e/firefox.mjs", env, 3*time.Minute, []string{"demo", "h265", "g711sound"}))
+}
+
+// logScenarios logs each scenario's figures and fails the test for each
+// scenario that failed.
+func logScenarios(t *testing.T, results []map[string]any) {
+	for _, r := range results {
 		if r["ok"] == true {
 			line, _ := json.Marshal(r)
 			t.Logf("%s: %s", r["scenario"], line)
@@ -33,7 +60,6 @@ func TestBrowser(t *testing.T) {
 // scenario's result line; a scenario that did not report fails the test.
 func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	t.Helper()
-	requireFFmpeg(t)
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -44,7 +70,16 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	if _, err := os.Stat("e2e/node_modules/playwright-core"); err != nil {
 		t.Fatalf("playwright-core is not installed: run npm ci --prefix e2e")
 	}
+	env := append(startBrowserEnv(t), "CHROMIUM="+chromium)
+	return runNodeScenarios(t, "e2e/e2e.mjs", env, 7*time.Minute, scenarios)
+}
 
+// startBrowserEnv starts what the browser scenarios play against: the
+// cameras, decoder, a second decoder with one transcode, and the control
+// endpoint. It returns them as the environment e2e/common.mjs reads.
+func startBrowserEnv(t testing.TB) []string {
+	t.Helper()
+	requireFFmpeg(t)
 	camA := startTestCamera(t, demoClip)
 	camB := startTestCamera(t, demoClip)
 	camC := startTestCamera(t, demoClip)
@@ -56,12 +91,25 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	camBFrames := startTestCamera(t, bframes)
 	camLocked := startTestCamera(t, demoClip)
 	camLocked.user, camLocked.pass = "admin", "right-pw"
-	ts := startTestServer(t, func(cfg *Config) {
-		// Browsers read in bursts and run timers lazily: production
-		// timings, not the engine tests' tight ones.
-		cfg.Live = defaultConfig(t).Live
-		cfg.Live.Linger = 100 * time.Millisecond
-	})
+	camG711 := &testCamera{t: t, clips: [][]byte{demoClip}, g711: g711Audio(t, false)}
+	camG711.start()
+	t.Cleanup(camG711.Stop)
+	browserConfig := func(transcodes int) func(cfg *Config) {
+		return func(cfg *Config) {
+			// Browsers read in bursts and run timers lazily: production
+			// timings, not the engine tests' tight ones.
+			cfg.Live = defaultConfig(t).Live
+			cfg.Live.Linger = 100 * time.Millisecond
+			cfg.Live.MaxTranscodes = transcodes
+		}
+	}
+	// Enough transcodes for a wall of three sources scaled, and for the
+	// snapshots of its posters and thumbnails, which take one each while
+	// they decode: no tile is refused a transcode by chance, whatever the
+	// number of cores. The second decoder has one, for the scenario that
+	// runs out of them.
+	ts := startTestServer(t, browserConfig(16))
+	tight := startTestServer(t, browserConfig(1))
 
 	control := http.NewServeMux()
 	control.HandleFunc("POST /camera/stop", func(w http.ResponseWriter, r *http.Request) { camA.Stop() })
@@ -79,17 +127,27 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	t.Cleanup(func() { controlServer.Close() })
 
 	cameras, _ := json.Marshal(map[string]string{
-		"a": camA.url(), "b": camB.url(), "c": camC.url(), "h265": camH265.url(), "bframes": camBFrames.url(),
+		"a": camA.url(), "b": camB.url(), "c": camC.url(), "h265": camH265.url(), "g711": camG711.url(), "bframes": camBFrames.url(),
 		"unreachable": "rtsp://127.0.0.1:" + freePort(t) + "/stream",
 		"wrongpw":     "rtsp://admin:wrong-pw@" + camLocked.addr + "/stream",
 	})
 	outDir, _ := filepath.Abs("test-output")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	return []string{"DECODER_URL=" + ts.base, "DECODER_TIGHT_URL=" + tight.base, "CONTROL_URL=http://" + ln.Addr().String(),
+		"CAMERAS=" + string(cameras), "OUT_DIR=" + outDir}
+}
+
+// runNodeScenarios runs a scenario script of e2e/ with env, for at most
+// limit, and returns each scenario's result line; a scenario that did not
+// report fails the test.
+func runNodeScenarios(t testing.TB, script string, env []string, limit time.Duration, scenarios []string) []map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{"e2e/e2e.mjs"}, scenarios...)...)
-	cmd.Env = append(os.Environ(),
-		"DECODER_URL="+ts.base, "CONTROL_URL=http://"+ln.Addr().String(),
-		"CAMERAS="+string(cameras), "OUT_DIR="+outDir, "CHROMIUM="+chromium)
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, scenarios...)...)
+	cmd.Env = append(os.Environ(), env...)
+	killGroupOnCancel(cmd)
+	// The browser's processes may hold the output open a moment after.
+	cmd.WaitDelay = 10 * time.Second
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -111,11 +169,11 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	}
 	for _, name := range scenarios {
 		if !ran[name] {
-			t.Fatalf("e2e.mjs did not run %s (%v)\n%s", name, err, stderr.String())
+			t.Fatalf("%s did not run %s (%v)\n%s", script, name, err, stderr.String())
 		}
 	}
 	if err != nil && !failed {
-		t.Fatalf("e2e.mjs: %v\n%s", err, stderr.String())
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
 	}
 	return results
 }

@@ -409,6 +409,13 @@ func startDecoder(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(decoderBinary(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	return startProcess(t, cmd)
+}
+
+// startProcess starts cmd, a decoder however it is started (pinned to a
+// core, say), and waits for its "listening" line.
+func startProcess(t testing.TB, cmd *exec.Cmd) *process {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -436,15 +443,15 @@ func startDecoder(t testing.TB, env []string, args ...string) *process {
 	})
 	select {
 	case line := <-lines:
-		i := strings.Index(line, "listening on ")
+		i := strings.Index(line, "listening")
 		if i < 0 {
 			t.Fatalf("unexpected first line %q", line)
 		}
-		p.url = line[i+len("listening on "):]
+		p.url = strings.TrimPrefix(line[i:], "listening on ")
 	case <-p.exited:
-		t.Fatalf("decoder exited before listening: %v\n%s", p.err, p.stderr)
+		t.Fatalf("%s exited before listening: %v\n%s", cmd.Path, p.err, p.stderr)
 	case <-time.After(20 * time.Second):
-		t.Fatalf("decoder did not start listening\n%s", p.stderr)
+		t.Fatalf("%s did not start listening\n%s", cmd.Path, p.stderr)
 	}
 	return p
 }

@@ -7,6 +7,13 @@
 //   player.addEventListener('state', (e) => console.log(e.detail.state, e.detail.reason));
 //   player.addEventListener('stats', (e) => console.log(e.detail));
 //   // later: player.destroy();
+//
+// It imports codecs.js, served beside it.
+
+import { supportedFamilies, familyOf } from './codecs.js';
+
+// Part of the player's API: which codec families codecs: 'auto' asks for.
+export { supportedFamilies };
 
 /**
  * @typedef {'connecting' | 'live' | 'reconnecting' | 'error' | 'ended' | 'closed'} PlayerState
@@ -30,7 +37,11 @@
  *   source as it is.
  * @property {number} [height] Largest picture height wanted: a taller
  *   source is scaled down by decoder (a wall of small tiles need not
- *   decode 4K sixteen times).
+ *   decode 4K sixteen times). Scaling takes one of decoder's
+ *   -max-transcodes; when none is left (close 4429, "too many
+ *   transcodes"), the player reconnects at once without the height and
+ *   keeps to that, so that the source plays at its own size rather than
+ *   not at all. `player.height` is the height it asks for now.
  * @property {number} [retryMin] First reconnection wait in seconds (default 0.5).
  * @property {number} [retryMax] Longest reconnection wait in seconds (default 10).
  *
@@ -64,34 +75,6 @@
  * @property {string} [note] Anything else to know, such as audio this browser cannot play.
  */
 
-/** A MIME type to ask MediaSource about, for each codec family decoder knows. */
-const FAMILY_PROBES = {
-  avc1: 'video/mp4; codecs="avc1.42E01E"',
-  hvc1: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
-  mp4a: 'audio/mp4; codecs="mp4a.40.2"',
-  flac: 'audio/mp4; codecs="flac"',
-  opus: 'audio/mp4; codecs="opus"',
-};
-
-/**
- * The codec families this browser plays through Media Source Extensions.
- * @returns {string[]}
- */
-export function supportedFamilies() {
-  if (!('MediaSource' in window)) return [];
-  return Object.entries(FAMILY_PROBES).filter(([, mime]) => MediaSource.isTypeSupported(mime)).map(([family]) => family);
-}
-
-/**
- * The family of a codec string, e.g. avc1 for avc1.4d401f.
- * @param {string} codec
- * @returns {string}
- */
-function familyOf(codec) {
-  const f = codec.split('.')[0];
-  return f === 'hev1' ? 'hvc1' : f === 'avc3' ? 'avc1' : f;
-}
-
 /**
  * Close codes after which reconnecting cannot help: the same request would
  * get the same answer, and for a camera with wrong credentials another
@@ -104,7 +87,14 @@ const FINAL_CLOSES = new Set([1000, 1007, 1008, 1009, 1011, 4400, 4415]);
  * DecoderPlayer plays one source in one <video> element and keeps it
  * playing: it reconnects by itself with backoff, follows the live edge,
  * recovers from stalls, and stops when destroy() is called or the element
- * leaves the document. It dispatches 'state', 'init' and 'stats' events.
+ * leaves the document. It dispatches 'state', 'init' (the init message,
+ * with what decoder transcodes for this browser), 'status' (decoder's word
+ * on the source: connecting, live once the camera sends pictures,
+ * reconnecting with the reason, ended) and 'stats' events.
+ *
+ * A close 4429 ("too many": viewers, sources or transcodes) is retried
+ * with backoff, except one for too many transcodes while a height was
+ * asked for: that is retried at once without the height.
  */
 export class DecoderPlayer extends EventTarget {
   /**
@@ -131,6 +121,12 @@ export class DecoderPlayer extends EventTarget {
      * @type {string[]}
      */
     this.families = supportedFamilies();
+    /**
+     * The height asked for: options.height, or 0 once decoder had no
+     * transcode left to scale with (see PlayerOptions.height).
+     * @type {number}
+     */
+    this.height = this.options.height || 0;
     /** @type {PlayerStats} */
     this.stats = {
       state: 'connecting', reason: '', mime: '', codec: '', width: 0, height: 0, fps: 0,
@@ -188,7 +184,7 @@ export class DecoderPlayer extends EventTarget {
     if (o.transport) u.searchParams.set('transport', o.transport);
     const families = Array.isArray(o.codecs) ? o.codecs : o.codecs === 'source' ? [] : this.families;
     if (families.length) u.searchParams.set('codecs', families.join(','));
-    if (o.height) u.searchParams.set('height', String(Math.round(o.height)));
+    if (this.height) u.searchParams.set('height', String(Math.round(this.height)));
     this.resetMedia();
     this.expectSegment = false;
     this.lastData = performance.now();
@@ -213,6 +209,16 @@ export class DecoderPlayer extends EventTarget {
       const reason = errorText || e.reason || (e.code === 1006 ? 'cannot reach decoder at ' + o.server : 'closed (' + e.code + ')');
       if (FINAL_CLOSES.has(e.code)) {
         this.setState(e.code === 1000 ? 'ended' : 'error', reason);
+        return;
+      }
+      if (e.code === 4429 && this.height && /too many transcodes/.test(reason)) {
+        // Scaling needs a transcode and decoder has none left: the source
+        // at its own height plays now (where the browser takes its
+        // codecs); waiting for a free transcode might take forever.
+        this.height = 0;
+        this.setState('reconnecting', reason + ' (asking again without the height)');
+        this.stats.reconnects++;
+        this.connect();
         return;
       }
       this.scheduleReconnect(reason);
@@ -256,6 +262,7 @@ export class DecoderPlayer extends EventTarget {
         this.onInit(/** @type {InitMessage} */ (msg));
         break;
       case 'status':
+        this.dispatchEvent(new CustomEvent('status', { detail: { state: String(msg.state), reason: String(msg.reason || '') } }));
         if (msg.state === 'live') {
           if (this.sourceBuffer) this.setState('live', '');
         } else if (msg.state === 'reconnecting') {
