@@ -6,8 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,11 +90,9 @@ func TestTranscoderKilled(t *testing.T) {
 	if len(pids) != 1 {
 		t.Fatalf("%d ffmpeg processes, want 1", len(pids))
 	}
-	pid := 0
-	for _, ch := range pids[0] {
-		pid = pid*10 + int(ch-'0')
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	pid, _ := strconv.Atoi(pids[0])
+	proc, _ := os.FindProcess(pid)
+	proc.Kill()
 	m := waitStatus(t, ctx, c, stateReconnecting, rec)
 	t.Logf("after SIGKILL: %s", m.Reason)
 	if rec, err = recordMedia(ctx, c, rec, 30); err != nil {

@@ -36,6 +36,10 @@ func (cv *conversion) startTranscoder() {
 	}
 	job := transcodeJob{video: cv.plan.video == planTranscode, height: cv.c.spec.height, fps: cv.planned.video.FPS,
 		audio: cv.plan.audio == planTranscode, encoder: cv.encoder}
+	if cv.failures == 0 {
+		// The source may be live already; the output is not, yet.
+		cv.feed.SetStatus(Status{State: stateConnecting, Reason: "starting the transcode of " + cv.describeInput()})
+	}
 	p, err := startFFmpeg(path, ffmpegArgs(job), cv.log)
 	if err != nil {
 		cv.transcoderFailed(err)
@@ -53,6 +57,14 @@ func (cv *conversion) startTranscoder() {
 		}
 	}
 	cv.in.reset(in)
+}
+
+// describeInput names what the transcode converts, for its viewers.
+func (cv *conversion) describeInput() string {
+	if cv.plan.video == planTranscode {
+		return cv.planned.video.Format + " to H.264"
+	}
+	return cv.planned.audio.format + " to AAC"
 }
 
 // stopTranscoder kills ffmpeg, if it runs, and waits until it is gone.

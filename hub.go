@@ -56,10 +56,17 @@ type Hub struct {
 	released     atomic.Int64 // buffer bytes let go since memory was last returned
 	lastReturned atomic.Int64 // Unix ns
 
-	// transcodes holds a token per running transcode (-max-transcodes);
-	// encoders picks their H.264 encoder.
+	// transcodes holds a token per running transcode (-max-transcodes),
+	// and snapshots one per snapshot being decoded, apart, so that
+	// posters never take a transcode's place; encoders picks the
+	// transcodes' H.264 encoder.
 	transcodes chan struct{}
+	snapshots  chan struct{}
 	encoders   *encoderChooser
+	// failed holds, for a little while, why sources failed for good, so
+	// that viewers and snapshots asking again hear it at once rather than
+	// cost the camera another failed login. Guarded by mu.
+	failed map[string]failure
 	// idSalt makes stream ids that say nothing of the URLs they stand for.
 	idSalt [16]byte
 }
@@ -92,6 +99,8 @@ func NewHub(cfg LiveConfig, log *slog.Logger) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{cfg: cfg, log: log, ctx: ctx, cancel: cancel, streams: make(map[string]*stream),
 		transcodes: make(chan struct{}, max(cfg.MaxTranscodes, 1)),
+		snapshots:  make(chan struct{}, max(cfg.MaxTranscodes, 1)),
+		failed:     make(map[string]failure),
 		encoders:   &encoderChooser{configured: cfg.TranscodeEncoder, log: log}}
 	rand.Read(h.idSalt[:])
 	return h
@@ -192,6 +201,9 @@ func (s *stream) run(ctx context.Context) {
 	}
 	s.ring.close(end)
 	feed.taps.close(end)
+	if end.code == closeSourceFailed {
+		s.hub.rememberFailure(s.key, end)
+	}
 	s.hub.mu.Lock()
 	s.ended = true
 	idle := s.viewers == 0
@@ -199,6 +211,32 @@ func (s *stream) run(ctx context.Context) {
 	if idle {
 		s.hub.release(s)
 	}
+}
+
+// failure is why a source failed for good, and until when it is said again
+// rather than the source tried again.
+type failure struct {
+	err   *closeError
+	until time.Time
+}
+
+// Remembering failures: for this long, and for this many sources at most.
+const (
+	failureMemory = 10 * time.Second
+	failuresKept  = 256
+)
+
+// rememberFailure keeps end as the answer for key for failureMemory.
+func (h *Hub) rememberFailure(key string, end *closeError) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	for k, f := range h.failed {
+		if now.After(f.until) || len(h.failed) >= failuresKept {
+			delete(h.failed, k)
+		}
+	}
+	h.failed[key] = failure{err: end, until: now.Add(failureMemory)}
 }
 
 // sourceBufferBytes is what each of n running sources may keep.

@@ -62,6 +62,9 @@ func (h *Hub) join(src source, internal bool) (*stream, error) {
 		return nil, errShuttingDown
 	}
 	s := h.streams[src.key]
+	if f, ok := h.failed[src.key]; ok && s == nil && time.Now().Before(f.until) {
+		return nil, f.err
+	}
 	if s == nil {
 		if len(h.streams) >= h.cfg.MaxSources {
 			return nil, errTooManySources

@@ -19,8 +19,8 @@ const snapshotFresh = time.Second
 // snapshotHandler serves GET /snapshot?url=…[&height=N]: the newest
 // keyframe of a source as a JPEG. It starts the source if it is not
 // running (which then lingers as usual), waits at most the source timeout
-// for a keyframe, and decodes it with ffmpeg, at most -max-transcodes at
-// once with the transcodes.
+// for a keyframe, and decodes it with ffmpeg, at most -max-transcodes
+// snapshots at once (apart from the transcodes).
 type snapshotHandler struct {
 	cfg     LiveConfig
 	hub     *Hub
@@ -180,10 +180,10 @@ func (h *snapshotHandler) make(src source, height int) ([]byte, *httpError) {
 	queued := time.NewTimer(snapshotQueueWait)
 	defer queued.Stop()
 	select {
-	case h.hub.transcodes <- struct{}{}:
-		defer h.hub.releaseTranscode()
+	case h.hub.snapshots <- struct{}{}:
+		defer func() { <-h.hub.snapshots }()
 	case <-queued.C:
-		return nil, &httpError{http.StatusServiceUnavailable, "too many transcodes and snapshots at once (-max-transcodes); try again"}
+		return nil, &httpError{http.StatusServiceUnavailable, "too many snapshots at once (-max-transcodes); try again"}
 	case <-h.hub.ctx.Done():
 		return nil, &httpError{http.StatusServiceUnavailable, errShuttingDown.reason}
 	}
@@ -210,7 +210,11 @@ func (h *snapshotHandler) keyframe(ctx context.Context, src source) (*mediaInit,
 	if err != nil {
 		var ce *closeError
 		errors.As(err, &ce)
-		return nil, nil, &httpError{http.StatusServiceUnavailable, ce.reason}
+		status := http.StatusServiceUnavailable // shutting down, too many sources
+		if ce.code == closeSourceFailed {
+			status = http.StatusBadGateway
+		}
+		return nil, nil, &httpError{status, ce.reason}
 	}
 	defer sub.Close()
 	var status Status

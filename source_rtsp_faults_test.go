@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +128,34 @@ func TestRTSPURLAsGiven(t *testing.T) {
 	c.Close(websocket.StatusNormalClosure, "")
 	if _, describes := cam.requests(); len(describes) == 0 || !strings.HasSuffix(describes[0], "/stream?z=1;a=2&m=3") {
 		t.Errorf("the camera was asked for %q", describes)
+	}
+}
+
+// TestFailureRemembered: a camera that refused the credentials is not
+// called again for a while: the next viewer, and a snapshot, hear the same
+// at once, and the camera sees one login attempt.
+func TestFailureRemembered(t *testing.T) {
+	cam := startTestCamera(t, demoClip)
+	cam.user, cam.pass = "admin", "right-pw"
+	ts := startTestServer(t, nil)
+	wrong := "rtsp://admin:wrong-pw@" + cam.addr + "/stream"
+	var reasons []string
+	for range 3 {
+		c := dial(t, ts.liveURL(wrong))
+		ce, _ := readClose(t, c, 10*time.Second)
+		if int(ce.Code) != closeSourceFailed {
+			t.Fatalf("closed %v, want %d", ce, closeSourceFailed)
+		}
+		reasons = append(reasons, ce.Reason)
+	}
+	status, _, _, msg := getSnapshot(t, ts, "url="+url.QueryEscape(wrong), nil)
+	if conns, _ := cam.requests(); conns != 1 {
+		t.Errorf("the camera saw %d connections, want 1", conns)
+	}
+	if reasons[1] != reasons[0] || reasons[2] != reasons[0] || !strings.Contains(reasons[0], "refused the credentials") {
+		t.Errorf("reasons %q, want the same refusal each time", reasons)
+	}
+	if status != 502 || !strings.Contains(msg, "refused the credentials") {
+		t.Errorf("snapshot: %d %q, want 502 with the refusal", status, msg)
 	}
 }

@@ -268,7 +268,7 @@ export class DecoderPlayer extends EventTarget {
         } else if (msg.state === 'reconnecting') {
           this.setState('reconnecting', 'the source is reconnecting: ' + (msg.reason || ''));
         } else if (msg.state === 'connecting') {
-          this.setState('connecting', 'decoder is connecting to the source');
+          this.setState('connecting', msg.reason || 'decoder is connecting to the source');
         }
         break;
       case 'stats':
