@@ -209,3 +209,55 @@ func measureUnderLoad(b testing.TB, load *exec.Cmd, pid int, settle, window time
 	}
 	return cpu, &r
 }
+
+// perCoreRun finds the most viewers of the 2 Mbit/s camera one core of
+// decoder serves with every frame delivered: no drops, and no viewer
+// waiting 250 ms or more between messages, the load on the other core.
+func perCoreRun(b testing.TB, bin, camURL string, report reportFunc) {
+	best := 0
+	for _, n := range []int{1000, 2000, 3000, 4000, 5000, 6000} {
+		dec := pinned(0, bin, "-headless", "-max-viewers", "20000", "-max-viewers-per-source", "20000")
+		dec.Env = append(os.Environ(), "PORT="+freePort(b))
+		p := startProcess(b, dec)
+		load := pinned(1, bin, "load", "-json", "-url", p.liveURL(camURL), "-viewers", strconv.Itoa(n), "-ramp", "4s", "-duration", "10s")
+		var out strings.Builder
+		load.Stdout = &out
+		err := load.Run()
+		p.cmd.Process.Kill()
+		var r loadReport
+		if err != nil || json.Unmarshal([]byte(out.String()), &r) != nil {
+			b.Logf("%d viewers: decoder load failed: %v", n, err)
+			break
+		}
+		ok := r.Connected == n && r.Failed == 0 && r.Drops == 0 && r.Server != nil && r.Server.DroppedMessages == 0 && r.MaxSilenceMS.Max < 250
+		b.Logf("%d viewers: connected %d, drops %d/%.0f, longest silence %.0f ms, CPU %.0f %%", n, r.Connected, r.Drops, r.Server.DroppedMessages, r.MaxSilenceMS.Max, r.Server.CPUPercent)
+		if !ok {
+			break
+		}
+		best = n
+		report(r.Server.CPUPercent, fmt.Sprintf("%%cpu_at_%d", n))
+	}
+	report(float64(best), "viewers")
+}
+
+// BenchmarkFanout compares decoder with the bare fan-out at 1000 viewers
+// of the 2 Mbit/s camera.
+func BenchmarkFanout(b *testing.B) {
+	cam := startTestCamera(b, benchClip(b))
+	bin := decoderBinary(b)
+	if old := os.Getenv("DECODER_BIN"); old != "" {
+		bin = old
+	}
+	for b.Loop() {
+		fanoutRun(b, bin, cam.url(), 1000, b.ReportMetric)
+	}
+}
+
+// BenchmarkViewersPerCore finds the most viewers one core serves.
+func BenchmarkViewersPerCore(b *testing.B) {
+	cam := startTestCamera(b, benchClip(b))
+	bin := decoderBinary(b)
+	for b.Loop() {
+		perCoreRun(b, bin, cam.url(), b.ReportMetric)
+	}
+}
