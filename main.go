@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.ShowVersion {
-		fmt.Fprintf(stdout, "decoder %s\n", Version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -99,8 +100,8 @@ func TestBinaryPortInUse(t *testing.T) {
 
 func TestBinaryVersionAndHelp(t *testing.T) {
 	out, err := exec.Command(decoderBinary(t), "-version").Output()
-	if err != nil || string(out) != "decoder "+Version+"\n" {
-		t.Errorf("-version printed %q (%v)", out, err)
+	if err != nil || !regexp.MustCompile(`^decoder `+regexp.QuoteMeta(Version)+` \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n$`).Match(out) {
+		t.Errorf("-version printed %q (%v), want the version and the commit", out, err)
 	}
 	out, err = exec.Command(decoderBinary(t), "-h").CombinedOutput()
 	if err != nil {
