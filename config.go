@@ -205,6 +205,9 @@ func printUsage(fs *flag.FlagSet, output io.Writer) {
 		fmt.Fprintln(output)
 	})
 	fmt.Fprintf(output, "\nPORT sets the port when -addr has none (default %s).\n", defaultPort)
+	if trayBuildNote != "" {
+		fmt.Fprintf(output, "\n%s\n", trayBuildNote)
+	}
 }
 
 // applyEnv sets each flag from its environment variable, and returns the

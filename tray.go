@@ -1,3 +1,5 @@
+//go:build !darwin || cgo
+
 package main
 
 import (
@@ -16,9 +18,9 @@ const trayTitle = "解码器"
 // tray library panics on Quit without a session bus.
 func runTray(ctx context.Context, pageURL string, log *slog.Logger) {
 	tooltip := trayTitle + " (decoder) " + Version + " — " + pageURL
-	presetTray(iconPNG(), trayTitle, tooltip)
+	presetTray(trayTitle, tooltip)
 	systray.Run(func() {
-		systray.SetIcon(iconPNG())
+		setTrayIcon()
 		systray.SetTitle(trayTitle)
 		systray.SetTooltip(tooltip)
 		open := systray.AddMenuItem("打开 / Open in browser", "Open decoder's page")
