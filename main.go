@@ -19,6 +19,7 @@ import (
 )
 
 func main() {
+	attachConsole()
 	ctx, stop := signalContext()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -63,7 +64,7 @@ func signalContext() (context.Context, func()) {
 
 // run starts decoder and serves until ctx is done, the tray's Quit is
 // picked, or serving fails; then it stops gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) > 0 && args[0] == "load" {
 		return runLoad(ctx, args[1:], stdout, stderr)
 	}
@@ -75,7 +76,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	logOut, logPath, logWarning, closeLog := openLog(stderr)
+	defer closeLog()
+	log := slog.New(slog.NewTextHandler(logOut, nil))
+	if logWarning != "" {
+		log.Warn(logWarning)
+	}
+	// Where the log is a file, nobody may see stderr: the file says why
+	// decoder stopped.
+	defer func() {
+		if err != nil && logPath != "" {
+			log.Error("decoder stopped", "err", err)
+		}
+	}()
 
 	srv, err := NewServer(cfg, log)
 	if err != nil {
