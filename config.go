@@ -32,6 +32,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ShowVersion prints the version and exits.
 	ShowVersion bool
+	// Replace asks a decoder already on the port to stop, and takes its
+	// place; without it a second decoder shows the first and exits.
+	Replace bool
 
 	Live LiveConfig
 }
@@ -162,6 +165,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.Headless, "headless", false, "run without a tray icon")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful stop may take")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&cfg.Replace, "replace", false, "ask a decoder already running on the port to stop, and take its place")
 
 	lc := &cfg.Live
 	fs.DurationVar(&lc.Linger, "linger", 5*time.Second, "keep a source running this long after its last viewer leaves")

@@ -63,7 +63,9 @@ func signalContext() (context.Context, func()) {
 }
 
 // run starts decoder and serves until ctx is done, the tray's Quit is
-// picked, or serving fails; then it stops gracefully.
+// picked, decoder -replace asks it to stop, or serving fails; then it stops
+// gracefully. When another decoder has the port, it shows that one and
+// returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) > 0 && args[0] == "load" {
 		return runLoad(ctx, args[1:], stdout, stderr)
@@ -94,9 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(); err != nil {
+	if started, err := startSingle(ctx, srv, cfg, stdout); !started || err != nil {
 		return err
 	}
+	defer srv.recordInstance(log)()
 	fmt.Fprintf(stdout, "decoder %s listening on %s\n", Version, srv.URL())
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -105,6 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		select {
 		case err := <-srv.Failed():
 			cancel(fmt.Errorf("failed to serve: %w", err))
+		case <-srv.StopRequested():
+			cancel(nil)
 		case <-ctx.Done():
 		}
 	}()

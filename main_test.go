@@ -79,25 +79,6 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
 
-func TestBinaryPortInUse(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	cmd := exec.Command(decoderBinary(t), "-headless")
-	cmd.Env = []string{"PORT=" + port}
-	out, err := cmd.CombinedOutput()
-	if code := cmd.ProcessState.ExitCode(); code != 1 {
-		t.Fatalf("exit code %d (%v), want 1; output:\n%s", code, err, out)
-	}
-	want := "decoder: port " + port + " is already in use; set PORT or -addr\n"
-	if string(out) != want {
-		t.Errorf("output %q, want %q", out, want)
-	}
-}
-
 func TestBinaryVersionAndHelp(t *testing.T) {
 	out, err := exec.Command(decoderBinary(t), "-version").Output()
 	if err != nil || !regexp.MustCompile(`^decoder `+regexp.QuoteMeta(Version)+` \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\n$`).Match(out) {
