@@ -68,7 +68,8 @@ func TestBinaryServesAndStopsOnSIGTERM(t *testing.T) {
 	if want := `{"code":200,"message":"OK","data":"` + Version + `"}`; strings.TrimSpace(string(body)) != want {
 		t.Errorf("/version = %s, want %s", body, want)
 	}
-	if !strings.Contains(p.stderr.String(), "running headless") {
+	// decoder logs this just after its "listening" line.
+	if !eventually(5*time.Second, func() bool { return strings.Contains(p.stderr.String(), "running headless") }) {
 		t.Errorf("without a session bus decoder should say it runs headless; stderr:\n%s", p.stderr)
 	}
 	start := time.Now()
