@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "load" {
 		return runLoad(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "autostart" {
+		return runAutostart(args[1:], stdout)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
