@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		<-ctx.Done()
 	} else {
 		// The tray returns when ctx is done or the user picks Quit.
-		runTray(ctx, srv.URL(), log)
+		runTray(ctx, trayDeps{pageURL: srv.URL(), hub: srv.hub, logPath: logPath, args: args, log: log})
 	}
 	cancel(nil)
 

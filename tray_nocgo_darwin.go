@@ -2,10 +2,7 @@
 
 package main
 
-import (
-	"context"
-	"log/slog"
-)
+import "context"
 
 // noTrayReason says why this build runs headless: fyne.io/systray draws
 // the macOS menu-bar icon through Cocoa, which Go reaches only with cgo, and
@@ -22,6 +19,6 @@ func trayAvailable() (bool, string) { return false, noTrayReason }
 // runTray is where run goes when trayAvailable says yes, which in this
 // build it never does; should that change, it serves headless until ctx
 // is done, as run does without a tray.
-func runTray(ctx context.Context, pageURL string, log *slog.Logger) {
+func runTray(ctx context.Context, d trayDeps) {
 	<-ctx.Done()
 }
