@@ -192,7 +192,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 // printUsage is decoder -h: every flag with its default and variable.
 func printUsage(fs *flag.FlagSet, output io.Writer) {
 	fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
-	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n  decoder autostart on [flags] | off | status\n                          start decoder at login with those flags, or not\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
+	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n  decoder autostart on [flags] | off | status\n                          start decoder at login with those flags, or not\n  decoder forget          stop this user's decoders, turn start at login off and remove the log:\n                          what removing decoder leaves otherwise\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		fmt.Fprintf(output, "  -%s", f.Name)

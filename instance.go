@@ -197,6 +197,11 @@ func askToStop(ctx context.Context, base, port string) error {
 	if err != nil {
 		return fmt.Errorf("cannot ask the decoder at %s to stop: it left no record that this user can read (%v); quit it from its tray or stop its process", base, err)
 	}
+	return requestStop(ctx, base, info)
+}
+
+// requestStop sends POST /shutdown with the token of info to base.
+func requestStop(ctx context.Context, base string, info instanceInfo) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/shutdown", nil)
 	if err != nil {
 		return err

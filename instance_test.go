@@ -197,3 +197,66 @@ func TestShutdownRequestRefused(t *testing.T) {
 		t.Error("the request was accepted but did not ask decoder to stop")
 	}
 }
+
+// TestBinaryForget: decoder forget stops the user's running decoders,
+// turns start at login off and leaves none of decoder's directories
+// behind.
+func TestBinaryForget(t *testing.T) {
+	runtime, config := t.TempDir(), t.TempDir()
+	env := []string{"XDG_RUNTIME_DIR=" + runtime, "XDG_CONFIG_HOME=" + config}
+	running := startDecoder(t, append([]string{"PORT=" + freePort(t)}, env...), "-headless")
+	// A record whose decoder is gone, as a crash leaves it.
+	stale := filepath.Join(runtime, "decoder", "instance-1.json")
+	if err := os.WriteFile(stale, []byte(`{"pid":1,"url":"http://127.0.0.1:1","token":"x"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := secondDecoder(t, env, "autostart", "on"); code != 0 {
+		t.Fatalf("autostart on: %s", out)
+	}
+
+	out, code := secondDecoder(t, env, "forget")
+	want := "stopped the decoder at " + running.url + "\ndecoder no longer starts at login: removed " + filepath.Join(config, "autostart", "decoder.desktop") + "\n"
+	if code != 0 || out != want {
+		t.Errorf("forget: %q (exit %d), want %q", out, code, want)
+	}
+	if code := running.wait(t, 10*time.Second); code != 0 {
+		t.Errorf("the running decoder exited %d\n%s", code, running.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(runtime, "decoder")); !os.IsNotExist(err) {
+		t.Errorf("decoder's runtime directory is still there: %v", err)
+	}
+	if out, code := secondDecoder(t, env, "forget"); code != 0 || out != "" {
+		t.Errorf("forget with nothing to forget: %q (exit %d)", out, code)
+	}
+}
+
+// TestRemoveLogFiles: the log, the files moved aside from it and its
+// directories go, and nothing else does.
+func TestRemoveLogFiles(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "decoder", "logs")
+	path := filepath.Join(dir, "decoder.log")
+	f, err := openRotatingFile(path, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		f.Write([]byte("0123456789"))
+	}
+	f.Close()
+	other := filepath.Join(base, "other")
+	os.WriteFile(other, nil, 0o600)
+	var out strings.Builder
+	if err := removeLogFiles(path, 2, &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "decoder")); !os.IsNotExist(err) {
+		t.Errorf("the log's directories are still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file beside decoder's went too: %v", err)
+	}
+	if out.String() != "removed decoder's log from "+dir+"\n" {
+		t.Errorf("printed %q", out.String())
+	}
+}

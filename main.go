@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "autostart" {
 		return runAutostart(args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "forget" {
+		return runForget(ctx, args[1:], stdout)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
