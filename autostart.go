@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,4 +115,22 @@ func autostartExecutable() (string, error) {
 		return "", errors.New("macOS runs decoder.app from a temporary copy; move it to Applications and open it from there to make it start at login")
 	}
 	return exe, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file renamed
+// over it, so that a reader (a login, decoder -replace) never sees half of
+// it, creating the directory with dirPerm if needed.
+func writeFileAtomic(path string, data []byte, dirPerm, perm fs.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -19,43 +19,10 @@ func autostartPath() (string, error) {
 	return filepath.Join(home, "Library", "LaunchAgents", bundleID+".plist"), nil
 }
 
-// enableAutostart writes the LaunchAgent for exe with args. It is not
-// loaded now: decoder is running already, and launchd reads the agent at
-// the next login.
-func enableAutostart(exe string, args []string) (autostartState, error) {
-	path, err := autostartPath()
-	if err != nil {
-		return autostartState{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return autostartState{}, fmt.Errorf("cannot write the LaunchAgent: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(launchAgentPlist(exe, args)), 0o644); err != nil {
-		return autostartState{}, fmt.Errorf("cannot write the LaunchAgent: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return autostartState{}, fmt.Errorf("cannot write the LaunchAgent: %w", err)
-	}
-	return autostartStatus()
-}
-
-// disableAutostart removes the LaunchAgent; where is empty if there was
-// none. The running decoder goes on: only the next login is affected.
-func disableAutostart() (autostartState, error) {
-	path, err := autostartPath()
-	if err != nil {
-		return autostartState{}, err
-	}
-	err = os.Remove(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return autostartState{}, nil
-	case err != nil:
-		return autostartState{}, fmt.Errorf("cannot remove the LaunchAgent: %w", err)
-	}
-	return autostartState{where: path}, nil
+// autostartFile is the autostart file's content for exe with args, and
+// what it is called in messages.
+func autostartFile(exe string, args []string) (content, what string) {
+	return launchAgentPlist(exe, args), "LaunchAgent"
 }
 
 // autostartStatus reads the LaunchAgent and what it starts.

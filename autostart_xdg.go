@@ -22,41 +22,10 @@ func autostartPath() (string, error) {
 	return filepath.Join(dir, "autostart", "decoder.desktop"), nil
 }
 
-// enableAutostart writes the autostart entry for exe with args.
-func enableAutostart(exe string, args []string) (autostartState, error) {
-	path, err := autostartPath()
-	if err != nil {
-		return autostartState{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return autostartState{}, fmt.Errorf("cannot write the autostart entry: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(xdgAutostartEntry(exe, args)), 0o644); err != nil {
-		return autostartState{}, fmt.Errorf("cannot write the autostart entry: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return autostartState{}, fmt.Errorf("cannot write the autostart entry: %w", err)
-	}
-	return autostartStatus()
-}
-
-// disableAutostart removes the autostart entry; where is empty if there
-// was none.
-func disableAutostart() (autostartState, error) {
-	path, err := autostartPath()
-	if err != nil {
-		return autostartState{}, err
-	}
-	err = os.Remove(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return autostartState{}, nil
-	case err != nil:
-		return autostartState{}, fmt.Errorf("cannot remove the autostart entry: %w", err)
-	}
-	return autostartState{where: path}, nil
+// autostartFile is the autostart file's content for exe with args, and
+// what it is called in messages.
+func autostartFile(exe string, args []string) (content, what string) {
+	return xdgAutostartEntry(exe, args), "autostart entry"
 }
 
 // autostartStatus reads the autostart entry: on when it exists and is not

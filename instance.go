@@ -82,16 +82,8 @@ func recordInstance(port string, info instanceInfo) (remove func(), err error) {
 	if err != nil {
 		return func() {}, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return func() {}, fmt.Errorf("cannot record decoder for -replace: %w", err)
-	}
 	data, _ := json.Marshal(info)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return func() {}, fmt.Errorf("cannot record decoder for -replace: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(path, data, 0o700, 0o600); err != nil {
 		return func() {}, fmt.Errorf("cannot record decoder for -replace: %w", err)
 	}
 	return func() {
