@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,4 +142,22 @@ func openLog(stderr io.Writer) (w io.Writer, path string, warning string, close 
 		return stderr, "", fmt.Sprintf("logging to stderr only: %v", err), func() {}
 	}
 	return teeLog{file: f, console: stderr}, path, "", func() { f.Close() }
+}
+
+// startLog starts decoder's log (see openLog) and returns it, the log
+// file's path if there is one, and the function that ends it with the
+// error decoder stops with: where the log is a file, nobody may see
+// stderr, so the file says why decoder stopped.
+func startLog(stderr io.Writer) (log *slog.Logger, path string, end func(error)) {
+	w, path, warning, closeFile := openLog(stderr)
+	log = slog.New(slog.NewTextHandler(w, nil))
+	if warning != "" {
+		log.Warn(warning)
+	}
+	return log, path, func(err error) {
+		if err != nil && path != "" {
+			log.Error("decoder stopped", "err", err)
+		}
+		closeFile()
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -84,19 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
-	logOut, logPath, logWarning, closeLog := openLog(stderr)
-	defer closeLog()
-	log := slog.New(slog.NewTextHandler(logOut, nil))
-	if logWarning != "" {
-		log.Warn(logWarning)
-	}
-	// Where the log is a file, nobody may see stderr: the file says why
-	// decoder stopped.
-	defer func() {
-		if err != nil && logPath != "" {
-			log.Error("decoder stopped", "err", err)
-		}
-	}()
+	log, logPath, closeLog := startLog(stderr)
+	defer func() { closeLog(err) }()
 
 	srv, err := NewServer(cfg, log)
 	if err != nil {
