@@ -89,7 +89,7 @@ func TestBinaryVersionAndHelp(t *testing.T) {
 	if err != nil {
 		t.Errorf("-h failed: %v", err)
 	}
-	for _, want := range []string{"-addr", "DECODER_ADDR", "-linger", "DECODER_PING_INTERVAL", "PORT"} {
+	for _, want := range []string{"-addr", "DECODER_ADDR", "-linger", "DECODER_PING_INTERVAL", "PORT", "-replace", "decoder autostart on", "decoder forget"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("-h does not mention %s:\n%s", want, out)
 		}
