@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -155,8 +156,19 @@ func buildICNS(pngs map[int][]byte) []byte {
 	return b.Bytes()
 }
 
-// iconSet is every file of icons/ as drawIcon makes it, by name.
+// iconSet is every file of icons/ as drawIcon makes it, by name, drawn
+// once per test run: the large sizes take a while.
 func iconSet(t testing.TB) map[string][]byte {
+	iconSetOnce.Do(func() { iconSetFiles = drawIconSet(t) })
+	return iconSetFiles
+}
+
+var (
+	iconSetOnce  sync.Once
+	iconSetFiles map[string][]byte
+)
+
+func drawIconSet(t testing.TB) map[string][]byte {
 	files := map[string][]byte{}
 	pngs := map[int][]byte{}
 	for _, s := range iconSizes {
