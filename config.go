@@ -36,6 +36,9 @@ type Config struct {
 	// Pprof is a loopback host:port that serves net/http/pprof; empty
 	// serves none.
 	Pprof string
+	// Replace asks a decoder already on the port to stop, and takes its
+	// place; without it a second decoder shows the first and exits.
+	Replace bool
 
 	Live LiveConfig
 }
@@ -178,6 +181,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful stop may take")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060")
+	fs.BoolVar(&cfg.Replace, "replace", false, "ask a decoder already running on the port to stop, and take its place")
 
 	lc := &cfg.Live
 	fs.DurationVar(&lc.Linger, "linger", 5*time.Second, "keep a source running this long after its last viewer leaves")
@@ -207,7 +211,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 // printUsage is decoder -h: every flag with its default and variable.
 func printUsage(fs *flag.FlagSet, output io.Writer) {
 	fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
-	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
+	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n  decoder autostart on [flags] | off | status\n                          start decoder at login with those flags, or not\n  decoder forget          stop this user's decoders, turn start at login off and remove the log:\n                          what removing decoder leaves otherwise\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		fmt.Fprintf(output, "  -%s", f.Name)
@@ -224,6 +228,9 @@ func printUsage(fs *flag.FlagSet, output io.Writer) {
 		fmt.Fprintln(output)
 	})
 	fmt.Fprintf(output, "\nPORT sets the port when -addr has none (default %s).\n", defaultPort)
+	if trayBuildNote != "" {
+		fmt.Fprintf(output, "\n%s\n", trayBuildNote)
+	}
 }
 
 // applyEnv sets each flag from its environment variable, and returns the

@@ -13,13 +13,18 @@
 #                               over WebDriver BiDi
 #   nodejs, npm                 playwright-core, puppeteer-core and tsc (when
 #                               npm is absent)
+#   zip, wixl, genisoimage      release.sh: Windows zips, the .msi, the macOS .dmg
+#   msitools                    reading the .msi back (msiinfo, msiextract)
+#   desktop-file-utils          desktop-file-validate on the desktop entries
+#   systemd                     systemd-analyze verify on the .deb's user unit
 #
 # Prints what it installs; prints one line naming the packages and exits 1
 # when it cannot install them.
 set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium firefox-esr)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium firefox-esr
+  zip wixl genisoimage msitools desktop-file-utils systemd)
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null; then

@@ -404,11 +404,14 @@ func (l *lockedBuffer) String() string {
 }
 
 // startDecoder runs the binary with env (added to a minimal environment
-// without any D-Bus session) and waits for its "listening" line.
+// without any D-Bus session, whose cache and configuration directories,
+// where decoder records itself and its autostart entry, are the test's)
+// and waits for its "listening" line.
 func startDecoder(t testing.TB, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(decoderBinary(t), args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	home := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "XDG_CACHE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir()}
+	cmd.Env = append(home, env...)
 	return startProcess(t, cmd)
 }
 

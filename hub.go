@@ -138,6 +138,9 @@ type stream struct {
 	media atomic.Pointer[mediaInit]
 	// Delivered to viewers, summed over them.
 	bytes, messages, drops atomic.Uint64
+	// reason says why the source is in its state, when it says; the tray
+	// shows it for a camera in trouble.
+	reason atomic.Pointer[string]
 
 	// Guarded by hub.mu. lingerGen tells a linger timer that fires late,
 	// after being stopped and replaced, that it is stale. ended is set

@@ -1,41 +1,31 @@
 package main
 
 import (
-	"bytes"
-	"image"
-	"image/color"
-	"image/png"
-	"sync"
+	"embed"
 )
 
-// iconPNG is decoder's icon for the tray and the page: a play sign on a
-// rounded blue square. It is drawn in code so that no binary asset has to be
-// kept in step with it.
-var iconPNG = sync.OnceValue(func() []byte {
-	const size = 64
-	img := image.NewNRGBA(image.Rect(0, 0, size, size))
-	blue := color.NRGBA{0x1f, 0x6f, 0xeb, 0xff}
-	white := color.NRGBA{0xff, 0xff, 0xff, 0xff}
-	const radius = 12
-	for y := 0; y < size; y++ {
-		for x := 0; x < size; x++ {
-			// Distance from the nearest inner corner decides the rounding.
-			dx := max(radius-x, x-(size-1-radius), 0)
-			dy := max(radius-y, y-(size-1-radius), 0)
-			if dx*dx+dy*dy > radius*radius {
-				continue
-			}
-			img.SetNRGBA(x, y, blue)
-			// A triangle pointing right, from (22,16) to (48,32) to (22,48).
-			if x >= 22 && x <= 48 {
-				half := (48 - x) * 16 / 26
-				if y >= 32-half && y <= 32+half {
-					img.SetNRGBA(x, y, white)
-				}
-			}
-		}
-	}
-	var b bytes.Buffer
-	png.Encode(&b, img)
-	return b.Bytes()
-})
+// iconFiles are the icon set's files that the binary uses itself: the
+// tray's icon on each platform and the page's favicon. icons/ holds the
+// whole set (drawn by icon_gen_test.go), which the installers use too.
+//
+//go:embed icons/decoder-64.png icons/decoder.ico icons/decoder-template.png
+var iconFiles embed.FS
+
+// iconFile returns an embedded icon file; the names are fixed above, so
+// a failure is a build mistake that TestEmbeddedIcons catches.
+func iconFile(name string) []byte {
+	data, _ := iconFiles.ReadFile("icons/" + name)
+	return data
+}
+
+// iconPNG is decoder's icon as a 64-pixel PNG: the tray's on Linux and the
+// page's favicon.
+func iconPNG() []byte { return iconFile("decoder-64.png") }
+
+// iconICO is decoder's icon as an ICO of several sizes, which the Windows
+// tray needs.
+func iconICO() []byte { return iconFile("decoder.ico") }
+
+// iconTemplatePNG is the macOS menu-bar image: the play sign as a black
+// shape that macOS tints for a light or a dark bar.
+func iconTemplatePNG() []byte { return iconFile("decoder-template.png") }

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
@@ -19,6 +18,7 @@ import (
 )
 
 func main() {
+	attachConsole()
 	ctx, stop := signalContext()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -62,28 +62,38 @@ func signalContext() (context.Context, func()) {
 }
 
 // run starts decoder and serves until ctx is done, the tray's Quit is
-// picked, or serving fails; then it stops gracefully.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// picked, decoder -replace asks it to stop, or serving fails; then it stops
+// gracefully. When another decoder has the port, it shows that one and
+// returns nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) > 0 && args[0] == "load" {
 		return runLoad(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "autostart" {
+		return runAutostart(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "forget" {
+		return runForget(ctx, args[1:], stdout)
 	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	if cfg.ShowVersion {
-		fmt.Fprintf(stdout, "decoder %s\n", Version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log, logPath, closeLog := startLog(stderr)
+	defer func() { closeLog(err) }()
 
 	srv, err := NewServer(cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(); err != nil {
+	if started, err := startSingle(ctx, srv, cfg, stdout); !started || err != nil {
 		return err
 	}
+	defer srv.recordInstance(log)()
 	fmt.Fprintf(stdout, "decoder %s listening on %s\n", Version, srv.URL())
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -98,6 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		select {
 		case err := <-srv.Failed():
 			cancel(fmt.Errorf("failed to serve: %w", err))
+		case <-srv.StopRequested():
+			cancel(nil)
 		case <-ctx.Done():
 		}
 	}()
@@ -109,7 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		<-ctx.Done()
 	} else {
 		// The tray returns when ctx is done or the user picks Quit.
-		runTray(ctx, srv.URL(), log)
+		runTray(ctx, trayDeps{pageURL: srv.URL(), hub: srv.hub, logPath: logPath, args: args, log: log})
 	}
 	cancel(nil)
 

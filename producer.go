@@ -44,6 +44,7 @@ func (f *Feed) SetStatus(s Status) {
 	}
 	f.status = s
 	f.stream.state.Store(&s.State)
+	f.stream.reason.Store(&s.Reason)
 	f.ring.setStatus(statusMessage(s))
 	f.taps.send(tapUnit{status: &s})
 }

@@ -24,6 +24,10 @@ type Server struct {
 	handler   http.Handler
 	ln        net.Listener
 	serveErr  chan error
+	// stopToken authorises POST /shutdown (decoder -replace), which sends
+	// on stopRequests.
+	stopToken    string
+	stopRequests chan struct{}
 }
 
 // NewServer checks cfg and assembles the service without binding.
@@ -32,7 +36,8 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	if len(origins.invalid) > 0 {
 		return nil, fmt.Errorf("invalid -allowed-origins %q: want scheme://host[:port] (host may start with *., port may be *), null or *", strings.Join(origins.invalid, ","))
 	}
-	s := &Server{cfg: cfg, log: log, hub: NewHub(cfg.Live, log), sessions: newSessions(), serveErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, hub: NewHub(cfg.Live, log), sessions: newSessions(), serveErr: make(chan error, 1),
+		stopToken: newToken(), stopRequests: make(chan struct{}, 1)}
 	s.snapshots = &snapshotHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log}
 	page, err := newIndexPage()
 	if err != nil {
@@ -46,6 +51,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	mux.Handle("/snapshot", allowMethods(s.snapshots.ServeHTTP, http.MethodGet))
 	mux.Handle("/streams", allowMethods(handleStreams(s.hub), http.MethodGet))
 	mux.Handle("/metrics", allowMethods(handleMetrics(s.hub), http.MethodGet))
+	mux.Handle("/shutdown", allowMethods(s.handleShutdown, http.MethodPost))
 	mux.Handle("/", allowMethods(serveAsset, http.MethodGet))
 	s.handler = withHostCheck(cfg.AllowedHosts)(withCORS(origins)(mux))
 
@@ -81,7 +87,7 @@ func (s *Server) Start() error {
 		_, port, _ := net.SplitHostPort(s.cfg.Addr)
 		switch {
 		case errors.Is(err, syscall.EADDRINUSE):
-			return fmt.Errorf("port %s is already in use; set PORT or -addr", port)
+			return &portInUseError{port: port}
 		case errors.Is(err, syscall.EACCES):
 			return fmt.Errorf("not allowed to listen on %s; choose a port above 1023 with PORT or -addr", s.cfg.Addr)
 		case errors.Is(err, syscall.EADDRNOTAVAIL):
