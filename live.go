@@ -279,16 +279,16 @@ func readError(err error) error {
 	}
 }
 
-// closedChan is always ready; the writer selects on it to poll.
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
 // writeLoop sends the source's messages, replies, pings and stats until the
-// session ends, and returns why.
+// session ends, and returns why. Pings and stats share one timer, and a
+// viewer with more waiting looks at the rest without blocking: the select
+// runs once for every message to every viewer, so its cases cost.
 func (v *viewer) writeLoop(ctx context.Context) error {
-	pingTimer := time.NewTimer(v.cfg.PingInterval/2 + rand.N(v.cfg.PingInterval/2+1))
-	defer pingTimer.Stop()
-	statsTicker := time.NewTicker(v.cfg.StatsInterval)
-	defer statsTicker.Stop()
+	now := time.Now()
+	nextPing := now.Add(v.cfg.PingInterval/2 + rand.N(v.cfg.PingInterval/2+1))
+	nextStats := now.Add(v.cfg.StatsInterval)
+	timer := time.NewTimer(time.Until(earlier(nextPing, nextStats)))
+	defer timer.Stop()
 	for {
 		wake, err := v.gather()
 		if ferr := v.send(); ferr != nil {
@@ -297,30 +297,66 @@ func (v *viewer) writeLoop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		poll := closedChan
-		if wake != nil {
-			poll = nil
+		var fired bool
+		var reply []byte
+		if wake == nil {
+			// More is waiting: see to the rest without blocking.
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case reply = <-v.replies:
+			case <-timer.C:
+				fired = true
+			default:
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-wake:
+			case reply = <-v.replies:
+			case <-timer.C:
+				fired = true
+			}
 		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-wake:
-		case <-poll:
-		case reply := <-v.replies:
+		if reply != nil {
 			if err := v.sendNow(websocket.MessageText, reply); err != nil {
 				return err
 			}
-		case <-pingTimer.C:
-			v.ping(ctx)
-			pingTimer.Reset(v.cfg.PingInterval)
-		case <-statsTicker.C:
-			stats := viewerStats{v.sent.bytes, v.sent.messages, v.sent.drops, v.lag}
-			if err := v.sendNow(websocket.MessageText, statsMessage(stats)); err != nil {
+		}
+		if fired {
+			if err := v.timed(ctx, &nextPing, &nextStats); err != nil {
 				return err
 			}
-			v.flush()
+			timer.Reset(time.Until(earlier(nextPing, nextStats)))
 		}
 	}
+}
+
+// timed pings and sends stats when they are due.
+func (v *viewer) timed(ctx context.Context, nextPing, nextStats *time.Time) error {
+	now := time.Now()
+	if !now.Before(*nextPing) {
+		v.ping(ctx)
+		*nextPing = now.Add(v.cfg.PingInterval)
+	}
+	if !now.Before(*nextStats) {
+		*nextStats = now.Add(v.cfg.StatsInterval)
+		stats := viewerStats{v.sent.bytes, v.sent.messages, v.sent.drops, v.lag}
+		if err := v.sendNow(websocket.MessageText, statsMessage(stats)); err != nil {
+			return err
+		}
+		v.flush()
+	}
+	return nil
+}
+
+// earlier is the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // gather reads what the viewer is to be sent into its batch, until it has

@@ -62,7 +62,9 @@ type entry struct {
 // that publish closes and replaces, so a publish is O(1) whatever the number
 // of viewers.
 type ring struct {
-	mu        sync.Mutex
+	// mu is held for writing by the publisher and for reading by viewers,
+	// which all read after each publish and do not wait for each other.
+	mu        sync.RWMutex
 	buf       []entry
 	head      uint64 // sequence number of the next entry
 	tail      uint64 // sequence number of the oldest kept entry
@@ -195,8 +197,8 @@ type readResult struct {
 // start point kept, or waits for the next. A viewer therefore never gets a
 // fragment that depends on one it skipped: what it gets stays decodable.
 func (r *ring) read(c *cursor, maxBacklog time.Duration) readResult {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	var res readResult
 	if !c.positioned {
 		c.positioned = true
@@ -275,7 +277,7 @@ func (r *ring) drop() int {
 
 // size reports the number of entries and bytes kept.
 func (r *ring) size() (entries int, bytes int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return int(r.head - r.tail), r.bytes
 }
