@@ -23,6 +23,9 @@ type Config struct {
 	// AllowedOrigins lists extra page origins allowed to use the API and
 	// /live. Loopback pages and decoder's own pages are always allowed.
 	AllowedOrigins []string
+	// TrustedProxies lists the reverse proxies (CIDRs) whose
+	// X-Forwarded-For and Forwarded headers are believed.
+	TrustedProxies []string
 	// AllowedHosts lists extra Host header names accepted besides IP
 	// literals and localhost; any other name is refused (DNS rebinding).
 	AllowedHosts []string
@@ -176,6 +179,7 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1", "`host` or host:port to listen on; without a port, $PORT or "+defaultPort+" is used")
 	fs.Var(listValue{&cfg.AllowedOrigins}, "allowed-origins", "comma-separated extra page `origins` allowed to use decoder (e.g. https://app.example.com, http://*.example.com:*, null, or * for any)")
+	fs.Var(listValue{&cfg.TrustedProxies}, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For and Forwarded headers are believed (e.g. 127.0.0.1/32 for nginx on this machine)")
 	fs.Var(listValue{&cfg.AllowedHosts}, "allowed-hosts", "comma-separated extra Host `names` accepted besides IP literals and localhost")
 	fs.BoolVar(&cfg.Headless, "headless", false, "run without a tray icon")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long a graceful stop may take")

@@ -110,10 +110,8 @@ func readInstance(path string) (instanceInfo, error) {
 // token may stop decoder: browsers send Origin (or Sec-Fetch-Mode) with
 // every POST, and only the user who started decoder can read the token.
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
-	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ip := net.ParseIP(host)
 	switch {
-	case ip == nil || !ip.IsLoopback():
+	case !s.proxies.local(r):
 		writeError(w, http.StatusForbidden, "decoder can be stopped from this machine only")
 	case r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Mode") != "":
 		writeError(w, http.StatusForbidden, "web pages cannot stop decoder")

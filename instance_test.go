@@ -171,6 +171,7 @@ func TestShutdownRequestRefused(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*http.Request){
 		"from another machine": func(r *http.Request) { r.RemoteAddr = "192.0.2.7:50000" },
+		"through a proxy":      func(r *http.Request) { r.Header.Set("X-Forwarded-For", "192.0.2.7") },
 		"from a page":          func(r *http.Request) { r.Header.Set("Origin", "http://127.0.0.1:3000") },
 		"from a fetch":         func(r *http.Request) { r.Header.Set("Sec-Fetch-Mode", "no-cors") },
 		"without the token":    func(r *http.Request) { r.Header.Del(tokenHeader) },

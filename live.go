@@ -32,6 +32,7 @@ type liveHandler struct {
 	cfg      LiveConfig
 	hub      *Hub
 	origins  originPolicy
+	proxies  proxyPolicy
 	log      *slog.Logger
 	sessions *sessions
 }
@@ -85,10 +86,10 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The session outlives this handler, so that net/http lets go of what
 	// it kept for the request (its buffers, the handler's deep stack);
 	// sessions owns it, and shutdown waits for it.
-	rawQuery := r.URL.RawQuery
+	rawQuery, peer := r.URL.RawQuery, h.proxies.describe(r)
 	go func() {
 		defer h.sessions.leave()
-		v.serve(h.sessions.ctx, rawQuery, h.log)
+		v.serve(h.sessions.ctx, rawQuery, h.log.With("peer", peer))
 	}()
 }
 
@@ -162,7 +163,7 @@ func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger
 		v.wg.Wait()
 		return
 	}
-	log = log.With("source", v.sub.s.display, "peer", v.netConn.RemoteAddr().String())
+	log = log.With("source", v.sub.s.display)
 	log.Debug("viewer joined")
 
 	v.wg.Go(func() { v.readLoop(cancel) })

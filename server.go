@@ -24,6 +24,8 @@ type Server struct {
 	handler   http.Handler
 	ln        net.Listener
 	serveErr  chan error
+	// proxies says who a request comes from, behind a reverse proxy.
+	proxies proxyPolicy
 	// stopToken authorises POST /shutdown (decoder -replace), which sends
 	// on stopRequests.
 	stopToken    string
@@ -47,7 +49,10 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", allowMethods(page.ServeHTTP, http.MethodGet))
 	mux.Handle("/version", allowMethods(handleVersion, http.MethodGet))
-	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log, sessions: s.sessions}).ServeHTTP, http.MethodGet))
+	if s.proxies, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, proxies: s.proxies, log: log, sessions: s.sessions}).ServeHTTP, http.MethodGet))
 	mux.Handle("/snapshot", allowMethods(s.snapshots.ServeHTTP, http.MethodGet))
 	mux.Handle("/streams", allowMethods(handleStreams(s.hub), http.MethodGet))
 	mux.Handle("/metrics", allowMethods(handleMetrics(s.hub), http.MethodGet))
