@@ -16,8 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // The machine's own limit, to measure decoder against: a process that
@@ -68,7 +66,7 @@ func TestBareFanoutProcess(t *testing.T) {
 					return
 				}
 				c.(*net.TCPConn).SetWriteBuffer(64 << 10)
-				c.Write(frameOf(websocket.MessageBinary, init))
+				c.Write(frameOf(opBinary, init))
 				mu.Lock()
 				conns = append(conns, c)
 				mu.Unlock()
@@ -94,8 +92,8 @@ func TestBareFanoutProcess(t *testing.T) {
 }
 
 // frameOf is p as one WebSocket data frame.
-func frameOf(typ websocket.MessageType, p []byte) []byte {
-	return append(appendFrameHeader(nil, typ, len(p)), p...)
+func frameOf(opcode byte, p []byte) []byte {
+	return append(appendFrameHeader(nil, opcode, len(p)), p...)
 }
 
 // bareHandshake answers a WebSocket handshake, and nothing else.
@@ -139,7 +137,7 @@ func clipFragments(clip []byte) ([]byte, [][]byte, error) {
 	}
 	frames := make([][]byte, len(sink.messages))
 	for i, msg := range sink.messages {
-		frames[i] = frameOf(websocket.MessageBinary, msg)
+		frames[i] = frameOf(opBinary, msg)
 	}
 	return sink.init.segment, frames, nil
 }

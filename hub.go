@@ -44,7 +44,7 @@ type Hub struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // one per producer goroutine
+	wg     sync.WaitGroup // the producers' goroutines and their senders
 
 	mu      sync.Mutex
 	streams map[string]*stream
@@ -130,6 +130,7 @@ type stream struct {
 	display  string // URL with credentials masked
 	producer Producer
 	ring     *ring
+	fan      *fanout
 	feed     *Feed
 	started  time.Time
 	cancel   context.CancelFunc
@@ -161,11 +162,13 @@ func (h *Hub) start(src source) *stream {
 		started: time.Now(), cancel: cancel,
 	}
 	s.feed = &Feed{ring: s.ring, stream: s, log: h.log.With("source", s.display)}
+	s.fan = newFanout(s.ring, h.cfg)
 	h.streams[src.key] = s
 	h.rebalance()
-	h.wg.Add(1)
+	h.wg.Add(1 + len(s.fan.senders))
 	h.metrics.producers.Add(1)
 	go s.run(ctx)
+	s.fan.run(h.wg.Done)
 	return s
 }
 

@@ -22,10 +22,6 @@ import (
 // costs at most this long.
 const closeGrace = time.Second
 
-// replyQueue bounds the replies to a viewer's own messages that wait for the
-// writer; a viewer that sends faster than it reads loses the extra replies.
-const replyQueue = 8
-
 // liveHandler serves GET /live?url=…: one WebSocket connection is one viewer
 // of a shared source.
 type liveHandler struct {
@@ -70,7 +66,7 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub, replies: make(chan []byte, replyQueue),
+	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub,
 		out: &frameWriter{timeout: h.cfg.WriteTimeout}}
 	conn, err := websocket.Accept(&framingWriter{ResponseWriter: w, out: v.out}, r, &websocket.AcceptOptions{
 		// The origin was checked above with decoder's own policy.
@@ -89,40 +85,68 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rawQuery, peer := r.URL.RawQuery, h.proxies.describe(r)
 	go func() {
 		defer h.sessions.leave()
-		v.serve(h.sessions.ctx, rawQuery, h.log.With("peer", peer))
+		v.serve(h.sessions.ctx, rawQuery, peer, h.log)
 	}()
 }
 
-// viewer is one /live connection. Its writer runs on the session's
-// goroutine and is the only one to send data; its reader runs on another.
-// Both share ctx: whichever fails first cancels it with the reason, and the
-// writer turns that reason into the close the peer gets.
+// viewer is one /live connection.
+//
+// Its session's goroutine reads: the viewer's messages, answered at once,
+// and its pongs. What the viewer is sent, its stream's fan-out writes,
+// for every viewer in turn, with writes that never wait (fanout.go); a
+// viewer whose socket takes less than it is sent gets a goroutine of its
+// own until it has caught up (catchUp), which may wait within the write
+// timeout. Where writes cannot be tried without waiting, that goroutine
+// writes for the viewer's whole life.
+//
+// The reader and the writers share ctx: whichever fails first cancels it
+// with the reason, and finish turns that reason into the close the
+// viewer gets.
 type viewer struct {
 	cfg     LiveConfig
 	hub     *Hub
 	conn    *websocket.Conn
 	netConn net.Conn
 	out     *frameWriter
-	sub     *subscription
+	ctx     context.Context
+	fail    context.CancelCauseFunc
 	// src is the source the viewer asked for, and spec what its browser
-	// plays, when it said (codecs=, height=); converted is set once it
-	// has moved to an output made for that.
+	// plays, when it said (codecs=, height=).
 	src       source
 	spec      outputSpec
 	specGiven bool
-	converted bool
-	replies   chan []byte
-	wg        sync.WaitGroup // the reader and pings in flight
-	pinging   atomic.Bool
+	// wg counts the catch-up goroutines; finished is closed once finish
+	// has closed the connection.
+	wg       sync.WaitGroup
+	finished chan struct{}
+	// replied counts the replies to the viewer's own messages, which its
+	// reader writes.
+	replied counters
 
-	// Owned by the writer. batch holds the frames gathered for the next
-	// write, nil between writes.
+	// serving is held by whoever writes the viewer's stream: its fan-out
+	// for a moment, its catch-up goroutine, or finish. It guards the rest.
+	serving sync.Mutex
+	done    bool
+	sub     *subscription
+	// fan is the sender the viewer is a member of, nil when none.
+	fan *sender
+	// fanIndex is the viewer's place in fan.viewers, guarded by fan.mu.
+	fanIndex int
+	// converted is set once it has moved to an output made for its
+	// browser.
+	converted bool
+	// batch holds the frames gathered for the next write, nil between
+	// writes; partial says that a write left some of it, to be finished
+	// by catchUp, which inherits out.mu held for it.
 	batch       *frameBatch
+	partial     bool
 	lastStatus  *frame
 	lastInit    *mediaInit
 	behindSince time.Time
 	lastDrop    time.Time
 	lag         time.Duration
+	nextPing    time.Time
+	nextStats   time.Time
 	sent        counters
 	flushed     counters
 }
@@ -131,7 +155,11 @@ type viewer struct {
 type counters struct{ bytes, messages, drops uint64 }
 
 // serve runs the session and returns when all its goroutines have ended.
-func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger) {
+//
+// Its log lines name the peer and the source in place rather than through
+// a logger of its own (slog.With), which would cost every viewer memory
+// for lines that are seldom written.
+func (v *viewer) serve(parent context.Context, rawQuery, peer string, log *slog.Logger) {
 	if tc, ok := v.netConn.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
 		tc.SetWriteBuffer(v.cfg.SendBuffer)
 	}
@@ -141,39 +169,66 @@ func (v *viewer) serve(parent context.Context, rawQuery string, log *slog.Logger
 	v.conn.SetReadLimit(v.cfg.MaxMessageBytes)
 
 	// "The reader, the writer and the producer share one context" is
-	// realised in three parts. The reader and the writer share ctx, the
-	// session's: whichever fails first cancels it with its reason, and the
-	// writer turns that reason into the close the viewer gets. The shared
+	// realised in three parts. The reader and the writers share ctx, the
+	// session's: whichever fails first cancels it with its reason, and
+	// finish turns that reason into the close the viewer gets. The shared
 	// producer outlives any one viewer, so it cannot hold their contexts;
 	// its end reaches every session through the end of its ring
-	// (readResult.end), which the writer returns like any other failure.
+	// (readResult.end), which the writers return like any other failure.
 	// A viewer's failure ends only its own subscription: the producer goes
 	// on for the others and stops -linger after the last one leaves.
 	// parent, the service's, ends every session at shutdown.
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
+	v.ctx, v.fail = context.WithCancelCause(parent)
+	defer v.fail(nil)
+	v.finished = make(chan struct{})
+	context.AfterFunc(v.ctx, v.finish)
 
-	var err error
-	v.sub, err = v.subscribe(rawQuery)
+	now := time.Now()
+	v.nextPing = now.Add(v.cfg.PingInterval/2 + rand.N(v.cfg.PingInterval/2+1))
+	v.nextStats = now.Add(v.cfg.StatsInterval)
+	sub, err := v.subscribe(rawQuery)
 	// The peer's silence is counted from here, when reading begins.
 	v.heard()
 	if err != nil {
-		v.wg.Go(func() { v.readLoop(cancel) })
-		v.close(err)
-		v.wg.Wait()
+		v.fail(err)
+	} else {
+		log.Debug("viewer joined", "peer", peer, "source", sub.s.display)
+		v.start(sub)
+	}
+	v.fail(v.readLoop())
+	<-v.finished
+	v.wg.Wait()
+	if v.sub != nil {
+		v.flush()
+		v.sub.Close()
+		log.Debug("viewer left", "peer", peer, "source", v.sub.s.display, "reason", context.Cause(v.ctx))
+	}
+}
+
+// start makes sub the viewer's and starts sending: a catch-up goroutine
+// sends what the viewer begins with, and then hands it to the fan-out.
+func (v *viewer) start(sub *subscription) {
+	v.serving.Lock()
+	if v.done {
+		v.serving.Unlock()
+		sub.Close()
 		return
 	}
-	log = log.With("source", v.sub.s.display)
-	log.Debug("viewer joined")
+	v.sub = sub
+	v.join(sub.s.fan)
+	v.wg.Go(v.catchUp)
+}
 
-	v.wg.Go(func() { v.readLoop(cancel) })
-	cancel(v.writeLoop(ctx))
-	cause := context.Cause(ctx)
-	v.close(cause)
-	v.wg.Wait()
-	v.flush()
-	v.sub.Close()
-	log.Debug("viewer left", "reason", cause)
+// join makes the viewer a member of f, if writes to it can be made without
+// waiting and f is still running. serving is held.
+func (v *viewer) join(f *fanout) {
+	if v.fan != nil {
+		v.fan.remove(v)
+		v.fan = nil
+	}
+	if v.out.raw != nil {
+		v.fan = f.add(v)
+	}
 }
 
 // subscribe checks the parameters of /live and joins the source they name.
@@ -217,6 +272,7 @@ func (v *viewer) chooseOutput(init *mediaInit) (moved bool, err error) {
 		return false, err
 	}
 	v.sub, v.converted, v.lastStatus = sub, true, nil
+	v.join(sub.s.fan)
 	return true, nil
 }
 
@@ -237,32 +293,46 @@ func (v *viewer) heard() {
 	v.netConn.SetReadDeadline(time.Now().Add(v.cfg.PingInterval + v.cfg.PongTimeout))
 }
 
-// readLoop reads the viewer's messages until the connection fails; pongs
-// are handled inside Read and reach heard.
-func (v *viewer) readLoop(fail context.CancelCauseFunc) {
+// readLoop reads the viewer's messages, and answers them, until the
+// connection fails or finish closes it; pongs are handled inside Read and
+// reach heard.
+func (v *viewer) readLoop() error {
 	for {
-		// No context: cancelling one would drop the connection before the
-		// writer could send its close frame. The read deadline bounds it.
+		// No context: cancelling one would drop the connection before
+		// finish could send its close frame. The read deadline bounds it.
 		typ, data, err := v.conn.Read(context.Background())
 		if err != nil {
-			fail(readError(err))
-			return
+			return readError(err)
 		}
 		v.heard()
 		if typ != websocket.MessageText {
-			fail(errNotText)
-			return
+			return errNotText
 		}
 		reply, err := parseClientMessage(data, time.Now())
 		if err != nil {
-			fail(err)
-			return
+			return err
 		}
-		select {
-		case v.replies <- reply:
-		default:
+		if err := v.reply(reply); err != nil {
+			return err
 		}
 	}
+}
+
+// reply writes a reply to one of the viewer's messages, within the write
+// timeout, between the frames its writers send.
+func (v *viewer) reply(data []byte) error {
+	b := batches.Get().(*frameBatch)
+	b.add(websocket.MessageText, data)
+	err := v.out.writeReply(b)
+	batches.Put(b)
+	if err != nil {
+		return sendError(err)
+	}
+	atomic.AddUint64(&v.replied.bytes, uint64(len(data)))
+	atomic.AddUint64(&v.replied.messages, 1)
+	v.hub.metrics.bytesSent.Add(uint64(len(data)))
+	v.hub.metrics.messagesSent.Add(1)
+	return nil
 }
 
 // readError maps a failed read to the reason the session ends.
@@ -278,269 +348,4 @@ func readError(err error) error {
 	default:
 		return errPeerGone
 	}
-}
-
-// writeLoop sends the source's messages, replies, pings and stats until the
-// session ends, and returns why. Pings and stats share one timer, and a
-// viewer with more waiting looks at the rest without blocking: the select
-// runs once for every message to every viewer, so its cases cost.
-func (v *viewer) writeLoop(ctx context.Context) error {
-	now := time.Now()
-	nextPing := now.Add(v.cfg.PingInterval/2 + rand.N(v.cfg.PingInterval/2+1))
-	nextStats := now.Add(v.cfg.StatsInterval)
-	timer := time.NewTimer(time.Until(earlier(nextPing, nextStats)))
-	defer timer.Stop()
-	for {
-		wake, err := v.gather()
-		if ferr := v.send(); ferr != nil {
-			return ferr
-		}
-		if err != nil {
-			return err
-		}
-		var fired bool
-		var reply []byte
-		if wake == nil {
-			// More is waiting: see to the rest without blocking.
-			select {
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			case reply = <-v.replies:
-			case <-timer.C:
-				fired = true
-			default:
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			case <-wake:
-			case reply = <-v.replies:
-			case <-timer.C:
-				fired = true
-			}
-		}
-		if reply != nil {
-			if err := v.sendNow(websocket.MessageText, reply); err != nil {
-				return err
-			}
-		}
-		if fired {
-			if err := v.timed(ctx, &nextPing, &nextStats); err != nil {
-				return err
-			}
-			timer.Reset(time.Until(earlier(nextPing, nextStats)))
-		}
-	}
-}
-
-// timed pings and sends stats when they are due.
-func (v *viewer) timed(ctx context.Context, nextPing, nextStats *time.Time) error {
-	now := time.Now()
-	if !now.Before(*nextPing) {
-		v.ping(ctx)
-		*nextPing = now.Add(v.cfg.PingInterval)
-	}
-	if !now.Before(*nextStats) {
-		*nextStats = now.Add(v.cfg.StatsInterval)
-		stats := viewerStats{v.sent.bytes, v.sent.messages, v.sent.drops, v.lag}
-		if err := v.sendNow(websocket.MessageText, statsMessage(stats)); err != nil {
-			return err
-		}
-		v.flush()
-	}
-	return nil
-}
-
-// earlier is the earlier of a and b.
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-// gather reads what the viewer is to be sent into its batch, until it has
-// read everything, when it returns the channel the next publish closes,
-// or the batch is full, when it returns none: there may be more, after the
-// writer has seen to its pings and stats.
-func (v *viewer) gather() (wake <-chan struct{}, err error) {
-	for v.batch == nil || !v.batch.full() {
-		res := v.sub.read(v.cfg.MaxBacklog)
-		v.sent.drops += res.dropped
-		if err := v.sendStatus(res.status); err != nil {
-			return nil, err
-		}
-		if res.ok {
-			if err := v.deliver(res.entry); err != nil {
-				return nil, err
-			}
-			v.lag = time.Since(res.entry.at)
-		} else {
-			if res.end != nil {
-				return nil, res.end
-			}
-			v.lag = 0
-		}
-		if v.fellBehind(res) {
-			return nil, errTooSlow
-		}
-		if !res.ok {
-			return res.wake, nil
-		}
-	}
-	return nil, nil
-}
-
-// fellBehind tracks how long the viewer has been behind live and reports
-// whether that is longer than MaxLag. A viewer is behind from the moment it
-// has a backlog or drops. It is back once it has delivered everything and
-// not dropped for MaxLag/2: skipping ahead empties a backlog without keeping
-// up, so a viewer at half the stream's rate, which drops every few
-// MaxBacklogs, must not count as live in between.
-func (v *viewer) fellBehind(res readResult) bool {
-	now := time.Now()
-	if res.dropped > 0 {
-		v.lastDrop = now
-	}
-	if res.caughtUp && now.Sub(v.lastDrop) >= v.cfg.MaxLag/2 {
-		v.behindSince = time.Time{}
-		return false
-	}
-	if v.behindSince.IsZero() {
-		v.behindSince = now
-	}
-	return now.Sub(v.behindSince) > v.cfg.MaxLag
-}
-
-// sendStatus sends the source status f unless the viewer already has it.
-func (v *viewer) sendStatus(f *frame) error {
-	if f == nil || f == v.lastStatus {
-		return nil
-	}
-	if err := v.queue(websocket.MessageText, f.data); err != nil {
-		return err
-	}
-	v.lastStatus = f
-	return nil
-}
-
-// deliver queues e, preceded by the source status and the media init if
-// the viewer lacks them.
-func (v *viewer) deliver(e entry) error {
-	if err := v.sendStatus(e.status); err != nil || e.isStatus {
-		return err
-	}
-	if e.init != nil && e.init != v.lastInit {
-		if moved, err := v.chooseOutput(e.init); moved || err != nil {
-			return err
-		}
-		if err := v.queue(websocket.MessageText, e.init.info); err != nil {
-			return err
-		}
-		if err := v.queue(websocket.MessageBinary, e.init.segment); err != nil {
-			return err
-		}
-		v.lastInit = e.init
-	}
-	typ := websocket.MessageText
-	if e.Binary {
-		typ = websocket.MessageBinary
-	}
-	return v.queue(typ, e.Data)
-}
-
-// queue adds a message to the viewer's batch, which goes out once it is
-// full or the writer has nothing more to gather. data must not change
-// until then: it is a published message, shared and immutable, or one of
-// the viewer's own.
-func (v *viewer) queue(typ websocket.MessageType, data []byte) error {
-	if v.batch == nil {
-		v.batch = batches.Get().(*frameBatch)
-	}
-	v.batch.add(typ, data)
-	v.sent.bytes += uint64(len(data))
-	v.sent.messages++
-	return nil
-}
-
-// sendNow sends one message at once, after what is queued.
-func (v *viewer) sendNow(typ websocket.MessageType, data []byte) error {
-	if err := v.queue(typ, data); err != nil {
-		return err
-	}
-	return v.send()
-}
-
-// send writes the batch, within the write timeout: a viewer that takes no
-// data for that long is dropped.
-func (v *viewer) send() error {
-	b := v.batch
-	if b == nil {
-		return nil
-	}
-	v.batch = nil
-	err := v.out.writeBatch(b)
-	batches.Put(b)
-	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return errPeerFrozen
-		}
-		return errPeerGone
-	}
-	return nil
-}
-
-// ping sends a protocol ping unless one is in flight. It runs apart because
-// Ping waits for the pong; the read deadline, not Ping's result, decides
-// whether the peer is alive.
-func (v *viewer) ping(ctx context.Context) {
-	if v.pinging.Swap(true) {
-		return
-	}
-	v.wg.Go(func() {
-		defer v.pinging.Store(false)
-		pctx, cancel := context.WithTimeout(ctx, v.cfg.PongTimeout)
-		defer cancel()
-		v.conn.Ping(pctx)
-	})
-}
-
-// flush adds what the viewer delivered since the last flush to its source's
-// and the service's totals; batching keeps the hot path free of shared
-// atomics.
-func (v *viewer) flush() {
-	d := counters{v.sent.bytes - v.flushed.bytes, v.sent.messages - v.flushed.messages, v.sent.drops - v.flushed.drops}
-	s, m := v.sub.s, &v.hub.metrics
-	s.bytes.Add(d.bytes)
-	s.messages.Add(d.messages)
-	s.drops.Add(d.drops)
-	m.bytesSent.Add(d.bytes)
-	m.messagesSent.Add(d.messages)
-	m.droppedMessages.Add(d.drops)
-}
-
-// close ends the connection as err says: with an error message and a close
-// frame, bounded by closeGrace, or at once when the peer cannot take one.
-func (v *viewer) close(err error) {
-	var ce *closeError
-	if !errors.As(err, &ce) {
-		ce = errPeerGone
-	}
-	v.hub.metrics.countClose(ce.code)
-	if ce == errTooSlow {
-		v.hub.metrics.slowClosed.Add(1)
-	}
-	if ce.abrupt {
-		v.conn.CloseNow()
-		return
-	}
-	grace := time.Now().Add(closeGrace)
-	v.netConn.SetReadDeadline(grace)
-	v.out.closing(grace)
-	if ce.notifies() {
-		v.sendNow(websocket.MessageText, errorMessage(ce.code, ce.reason))
-	}
-	v.conn.Close(websocket.StatusCode(ce.code), closeReason(ce.reason))
 }

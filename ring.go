@@ -281,3 +281,11 @@ func (r *ring) size() (entries int, bytes int) {
 	defer r.mu.RUnlock()
 	return int(r.head - r.tail), r.bytes
 }
+
+// waiter returns the channel the next publish closes, and whether the ring
+// has ended, when it is closed already.
+func (r *ring) waiter() (wake <-chan struct{}, ended bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.wake, r.end != nil
+}

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,18 +31,25 @@ import (
 // frames, one Write call each (they fit its buffer, which it flushes after
 // each frame), never land inside a data frame. Safe for concurrent use.
 type frameWriter struct {
-	conn    net.Conn
+	conn net.Conn
+	// raw is conn's file descriptor, for writes that must not wait (see
+	// tryWrite); nil where decoder has none (TLS, or a platform without
+	// them), and then every write is one that waits.
+	raw     syscall.RawConn
 	timeout time.Duration
 
 	mu sync.Mutex
 	// deadline is the write deadline set on conn: refreshed before a write
-	// once less than timeout of it is left, so that a write blocked by a
-	// viewer that reads nothing fails after between timeout and 1.5 times
-	// it, and the socket's deadline timer is reset twice a timeout at most
-	// rather than for every message.
+	// that may wait once less than timeout of it is left, so that a write
+	// blocked by a viewer that reads nothing fails after between timeout
+	// and 1.5 times it, and the socket's deadline timer is reset twice a
+	// timeout at most rather than for every message. Writes that do not
+	// wait clear it.
 	deadline time.Time
-	// final is a hard deadline for the close handshake, never extended.
-	final bool
+	// final is the hard deadline of the close handshake (Unix ns), never
+	// extended once set; set without mu, so that it also cuts short a
+	// write that holds mu.
+	final atomic.Int64
 }
 
 // maxFrameHeader is the largest header of a server's frame.
@@ -48,12 +57,16 @@ const maxFrameHeader = 10
 
 // refresh sets the write deadline if too little of it is left. mu is held.
 func (f *frameWriter) refresh() {
-	if f.final {
+	if f.final.Load() != 0 {
 		return
 	}
 	if now := time.Now(); f.deadline.Sub(now) < f.timeout {
 		f.deadline = now.Add(f.timeout * 3 / 2)
 		f.conn.SetWriteDeadline(f.deadline)
+		// closing may have set its deadline in between: it wins.
+		if final := f.final.Load(); final != 0 {
+			f.conn.SetWriteDeadline(time.Unix(0, final))
+		}
 	}
 }
 
@@ -65,10 +78,15 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	return f.conn.Write(p)
 }
 
-// writeBatch writes the frames of b in one system call, or as few as the
-// kernel takes them in, and empties b.
+// writeBatch writes the frames of b, waiting within the write deadline,
+// and empties b.
 func (f *frameWriter) writeBatch(b *frameBatch) error {
 	f.mu.Lock()
+	return f.writeLocked(b)
+}
+
+// writeLocked is writeBatch for a caller that holds mu, which it releases.
+func (f *frameWriter) writeLocked(b *frameBatch) error {
 	defer f.mu.Unlock()
 	f.refresh()
 	_, err := b.bufs.WriteTo(f.conn)
@@ -76,12 +94,47 @@ func (f *frameWriter) writeBatch(b *frameBatch) error {
 	return err
 }
 
-// closing gives the rest of the connection's writes a hard deadline: the
-// close handshake's.
-func (f *frameWriter) closing(deadline time.Time) {
+// writeReply writes a reply to the viewer's own message, unless the close
+// handshake has begun: no data frame may follow the close frame.
+func (f *frameWriter) writeReply(b *frameBatch) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.final = true
+	if f.final.Load() != 0 {
+		f.mu.Unlock()
+		b.reset()
+		return nil
+	}
+	return f.writeLocked(b)
+}
+
+// tryWrite writes as much of b as the socket takes without waiting, in
+// one system call, and reports whether that was all of it; what is left
+// stays in b. mu is held.
+func (f *frameWriter) tryWrite(b *frameBatch) (all bool, err error) {
+	if !f.deadline.IsZero() && f.final.Load() == 0 {
+		// An expired deadline would fail this write before it is tried.
+		f.deadline = time.Time{}
+		f.conn.SetWriteDeadline(f.deadline)
+	}
+	var n int
+	var errno error
+	if err := f.raw.Write(func(fd uintptr) bool {
+		n, errno = writevNow(fd, b)
+		return true
+	}); err != nil {
+		return false, err
+	}
+	if errno != nil {
+		return false, errno
+	}
+	b.consume(n)
+	return len(b.bufs) == 0, nil
+}
+
+// closing gives the rest of the connection's writes a hard deadline: the
+// close handshake's. It does not wait for a write in progress, which the
+// deadline ends.
+func (f *frameWriter) closing(deadline time.Time) {
+	f.final.Store(deadline.UnixNano())
 	f.conn.SetWriteDeadline(deadline)
 }
 
@@ -89,7 +142,9 @@ func (f *frameWriter) closing(deadline time.Time) {
 // in headers, and its payload, shared with every other viewer.
 type frameBatch struct {
 	bufs    net.Buffers
+	store   [2 * (maxBatchFrames + maxFramesPerEntry)][]byte
 	headers [(maxBatchFrames + maxFramesPerEntry) * maxFrameHeader]byte
+	iov     iovecs
 	frames  int
 	bytes   int
 }
@@ -111,12 +166,25 @@ const (
 
 // batches are reused: a batch lives only while a viewer gathers and writes
 // it, so a few serve thousands of viewers.
-var batches = sync.Pool{New: func() any { return new(frameBatch) }}
+var batches = sync.Pool{New: func() any {
+	b := new(frameBatch)
+	b.bufs = b.store[:0]
+	return b
+}}
 
 // add appends a data frame of typ with payload p.
 func (b *frameBatch) add(typ websocket.MessageType, p []byte) {
+	opcode := byte(opText)
+	if typ == websocket.MessageBinary {
+		opcode = opBinary
+	}
+	b.addFrame(opcode, p)
+}
+
+// addFrame appends a frame with opcode and payload p.
+func (b *frameBatch) addFrame(opcode byte, p []byte) {
 	h := b.headers[b.frames*maxFrameHeader : (b.frames+1)*maxFrameHeader : (b.frames+1)*maxFrameHeader]
-	b.bufs = append(b.bufs, appendFrameHeader(h[:0], typ, len(p)))
+	b.bufs = append(b.bufs, appendFrameHeader(h[:0], opcode, len(p)))
 	if len(p) > 0 {
 		b.bufs = append(b.bufs, p)
 	}
@@ -129,18 +197,34 @@ func (b *frameBatch) full() bool {
 	return b.frames == maxBatchFrames || b.bytes >= maxBatchBytes
 }
 
+// reset empties the batch, keeping nothing of what it held.
 func (b *frameBatch) reset() {
-	clear(b.bufs[:cap(b.bufs)])
-	b.bufs, b.frames, b.bytes = b.bufs[:0], 0, 0
+	clear(b.store[:])
+	b.iov = iovecs{}
+	b.bufs, b.frames, b.bytes = b.store[:0], 0, 0
 }
 
-// appendFrameHeader appends the header of a final, unmasked data frame of
-// typ with a payload of n bytes (RFC 6455 §5.2).
-func appendFrameHeader(dst []byte, typ websocket.MessageType, n int) []byte {
-	opcode := byte(0x1) // text
-	if typ == websocket.MessageBinary {
-		opcode = 0x2
+// consume removes the first n bytes of the batch, which were written.
+func (b *frameBatch) consume(n int) {
+	for len(b.bufs) > 0 && n >= len(b.bufs[0]) {
+		n -= len(b.bufs[0])
+		b.bufs = b.bufs[1:]
 	}
+	if n > 0 {
+		b.bufs[0] = b.bufs[0][n:]
+	}
+}
+
+// Frame opcodes (RFC 6455 §5.2) of the frames decoder writes itself.
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opPing   = 0x9
+)
+
+// appendFrameHeader appends the header of a final, unmasked frame with
+// opcode and a payload of n bytes (RFC 6455 §5.2).
+func appendFrameHeader(dst []byte, opcode byte, n int) []byte {
 	dst = append(dst, 0x80|opcode)
 	switch {
 	case n <= 125:
@@ -182,11 +266,12 @@ func (w *framingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// What the viewer sent after its request must be buffered in the new
 	// reader, not behind it: coder/websocket keeps what is buffered and
 	// reads the rest from the connection.
-	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(readBuffer, len(pending)))
-	if len(pending) > 0 {
+	r := bufio.NewReaderSize(conn, readBuffer)
+	if pending, _ := brw.Reader.Peek(brw.Reader.Buffered()); len(pending) > 0 {
+		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), conn), max(readBuffer, len(pending)))
 		r.Peek(len(pending))
 	}
 	w.out.conn = conn
+	w.out.raw = socketOf(conn)
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.out, controlBuffer)), nil
 }

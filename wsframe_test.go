@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // TestFirstMessageWithHandshake: a viewer whose first message arrives in
@@ -65,18 +63,18 @@ func TestFirstMessageWithHandshake(t *testing.T) {
 // describes, for every length form, and read back by coder/websocket.
 func TestFrameHeaders(t *testing.T) {
 	for _, tc := range []struct {
-		typ  websocket.MessageType
-		n    int
-		want []byte
+		opcode byte
+		n      int
+		want   []byte
 	}{
-		{websocket.MessageText, 0, []byte{0x81, 0}},
-		{websocket.MessageText, 125, []byte{0x81, 125}},
-		{websocket.MessageBinary, 126, []byte{0x82, 126, 0, 126}},
-		{websocket.MessageBinary, 65535, []byte{0x82, 126, 0xff, 0xff}},
-		{websocket.MessageBinary, 65536, []byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
+		{opText, 0, []byte{0x81, 0}},
+		{opText, 125, []byte{0x81, 125}},
+		{opBinary, 126, []byte{0x82, 126, 0, 126}},
+		{opBinary, 65535, []byte{0x82, 126, 0xff, 0xff}},
+		{opBinary, 65536, []byte{0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}},
 	} {
-		if got := appendFrameHeader(nil, tc.typ, tc.n); !bytes.Equal(got, tc.want) {
-			t.Errorf("%v of %d bytes: header % x, want % x", tc.typ, tc.n, got, tc.want)
+		if got := appendFrameHeader(nil, tc.opcode, tc.n); !bytes.Equal(got, tc.want) {
+			t.Errorf("opcode %x, %d bytes: header % x, want % x", tc.opcode, tc.n, got, tc.want)
 		}
 	}
 }
