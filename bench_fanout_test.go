@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
@@ -258,4 +259,36 @@ func BenchmarkViewersPerCore(b *testing.B) {
 	for b.Loop() {
 		perCoreRun(b, bin, cam.url(), b.ReportMetric)
 	}
+}
+
+// fanoutSuite runs the fan-out scenarios once for the suite.
+func fanoutSuite(t *testing.T, bin, camURL string, f figures) {
+	fanoutRun(t, bin, camURL, 1000, f.reporter("vsbare"))
+	perCoreRun(t, bin, camURL, f.reporter("percore"))
+}
+
+// renderFanout writes the section of BENCHMARKS.md that measures decoder
+// against the machine's own limit.
+func renderFanout(w *bytes.Buffer, f figures) {
+	fmt.Fprintf(w, `
+## Fan-out against the machine's limit
+
+One 720p25 camera at 2 Mbit/s, decoder pinned to one core (taskset -c 0)
+and the viewers (`+"`decoder load`"+`) on the other. The bare fan-out is the
+least a server can do: a process that writes the same framed fragments to
+every connection in turn, one write each, with no buffer, no deadline, no
+ping and no care for slow viewers (`+"`TestBareFanoutProcess`"+`), measured the
+same way in the same run. `+"`go test -run '^$' -bench BenchmarkFanout -benchtime 1x`"+`.
+
+| at 1000 viewers | CPU (one core = 100 %%) | drops |
+|---|---|---|
+| bare fan-out | %s %% | |
+| decoder | %s %% | %s |
+| **decoder / bare** | **%s** | |
+
+Viewers one core of decoder serves with every frame delivered (no drops,
+no viewer waiting 250 ms or more for a message), trying 1000, 2000, …
+6000 (`+"`-bench BenchmarkViewersPerCore`"+`): **%s**.
+`, f.med("vsbare %cpu_bare", "%.1f"), f.med("vsbare %cpu_decoder", "%.1f"), f.med("vsbare drops_decoder", "%.0f"),
+		f.med("vsbare ratio", "%.2f"), f.med("percore viewers", "%.0f"))
 }

@@ -57,7 +57,7 @@ func TestBenchmarkSuite(t *testing.T) {
 	cam := startTestCamera(t, benchClip(t))
 	for run := range suiteRuns {
 		t.Logf("run %d of %d", run+1, suiteRuns)
-		for _, n := range []int{100, 1000, 5000} {
+		for _, n := range []int{100, 1000, 5000, 10000} {
 			r := suiteLoad(t, bin, nil, "demo-text://?interval=100ms", "-viewers", fmt.Sprint(n), "-ramp", fmt.Sprintf("%ds", max(1, n/1000)), "-duration", "6s")
 			p := fmt.Sprintf("scale %d", n)
 			f.add(p+" held", r.Server.ViewersHeld)
@@ -93,7 +93,7 @@ func TestBenchmarkSuite(t *testing.T) {
 		f.add("churn goroutines", r.Server.GoroutinesDelta)
 		f.add("churn fds", r.Server.FDsDelta)
 		f.add("churn rss", r.Server.RSSAfter/(1<<20))
-		for _, n := range []int{100, 500} {
+		for _, n := range []int{100, 1000} {
 			r := suiteLoad(t, bin, nil, cam.url(), "-viewers", fmt.Sprint(n), "-ramp", "2s", "-duration", "6s")
 			p := fmt.Sprintf("rtsp %d", n)
 			f.add(p+" cpu", r.Server.CPUPercent)
@@ -128,6 +128,7 @@ func TestBenchmarkSuite(t *testing.T) {
 		}
 		browserWallRun(t, f.reporter("wall"))
 		transcodeSuite(t, bin, f)
+		fanoutSuite(t, bin, cam.url(), f)
 	}
 	if err := os.WriteFile("BENCHMARKS.md", renderBenchmarks(f, time.Since(started)), 0o644); err != nil {
 		t.Fatal(err)
@@ -209,7 +210,7 @@ timestamp in each message to its receipt.
 | viewers | held | server RSS per viewer | server CPU per 1000 viewers | delay p50 | delay p99 | drops |
 |---|---|---|---|---|---|---|
 `, machine(), time.Now().UTC().Format("2006-01-02"), took.Round(time.Minute), suiteRuns)
-	for _, n := range []int{100, 1000, 5000} {
+	for _, n := range []int{100, 1000, 5000, 10000} {
 		k := fmt.Sprintf("scale %d", n)
 		p("| %d | %s | %s KiB | %s %% of a core | %s ms | %s ms | %s |\n", n, f.med(k+" held", "%.0f"), f.med(k+" rss", "%.1f"),
 			f.med(k+" cpu", "%.1f"), f.med(k+" p50", "%.1f"), f.med(k+" p99", "%.1f"), f.med(k+" drops", "%.0f"))
@@ -236,7 +237,7 @@ benchmark process.
 `, f.med("silent closed", "%.1f"), f.med("frozen closed", "%.1f"), f.med("slow closed", "%.1f"), f.med("slow closed 4408", "%.0f"),
 		f.med("slow healthy silence", "%.0f"), f.med("slow healthy drops", "%.0f"),
 		f.med("churn cycles", "%.0f"), f.med("churn rate", "%.0f"), f.med("churn goroutines", "%+.0f"), f.med("churn fds", "%+.0f"), f.med("churn rss", "%.1f"))
-	for _, n := range []int{100, 500} {
+	for _, n := range []int{100, 1000} {
 		k := fmt.Sprintf("rtsp %d", n)
 		p("| %d | %s %% of a core | %s KiB | %s Mbit/s | %s | %s / %s ms |\n", n, f.med(k+" cpu", "%.1f"), f.med(k+" rss", "%.0f"),
 			f.med(k+" mbps", "%.2f"), f.med(k+" drops", "%.0f"), f.med(k+" first p50", "%.1f"), f.med(k+" first p99", "%.1f"))
@@ -295,6 +296,7 @@ viewer then costs a cursor step. Muxing is paid once per frame per source.
 		f.med("wall %cpu", "%.1f"), f.med("wall drops", "%.0f"), f.med("wall s_latency_p50", "%.1f"), f.med("wall s_latency_p95", "%.1f"),
 		scaled(f, "fanout 100 ns", 1000), f.med("fanout 100 allocs", "%.0f"), scaled(f, "fanout 1000 ns", 1000), f.med("fanout 1000 allocs", "%.0f"),
 		scaled(f, "mux ns", 1000), f.med("mux allocs", "%.0f"), scaled(f, "mux bytes", 1000))
+	renderFanout(&w, f)
 	renderTranscode(&w, f)
 	return w.Bytes()
 }
