@@ -119,8 +119,7 @@ func (l *viewerLog) find(i int, match func(viewerEvent) bool) int {
 // named streams while viewers watch: the viewer of a changed stream hears
 // reconnecting, then gets the new source on the same timeline; the viewer
 // of a removed one is closed with 4404 and why; a new name plays; the
-// viewer of an unchanged one sees nothing. A file that does not parse
-// changes nothing and says where it is wrong, in the log and /config.
+// viewer of an unchanged one sees nothing.
 func TestNamedReloadByFile(t *testing.T) {
 	requireFFmpeg(t)
 	small := makeClip(t, "small", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264", "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p")
@@ -173,21 +172,38 @@ func TestNamedReloadByFile(t *testing.T) {
 	}
 	added := follow(t, dial(t, ts.ws+"/live?src=added"))
 	waitFor(t, 10*time.Second, "the added stream to play", func() bool { return added.find(0, isVideo) >= 0 })
+	if strings.Contains(logs.String(), testPassword) {
+		t.Errorf("the password shows in the log:\n%s", logs)
+	}
+}
+
+// TestNamedReloadBadFile: a file that does not parse changes nothing: the
+// streams play on, and decoder says where the file is wrong, in the log
+// and in /config, without its credentials.
+func TestNamedReloadBadFile(t *testing.T) {
+	path := writeConfig(t, "streams:\n  keep: demo://\n")
+	ts, logs := startConfigServer(t, path)
+	keep := follow(t, dial(t, ts.ws+"/live?src=keep"))
+	isVideo := func(e viewerEvent) bool { return e.kind == "video" }
+	waitFor(t, 10*time.Second, "the stream to play", func() bool { return keep.find(0, isVideo) >= 0 })
 
 	os.WriteFile(path, []byte("streams:\n  keep: demo://\n  keep: rtsp://admin:"+testPassword+"@cam/x\n"), 0o600)
 	waitFor(t, 5*time.Second, "/config to say the file is wrong", func() bool { st, _, _ := configOf(t, ts); return !st.Loaded })
 	st, list, body := configOf(t, ts)
-	if want := path + `:3: stream "keep" is named twice (first at line 2)`; st.Error != want || len(list) != 3 {
-		t.Errorf("/config after a bad write: %+v with %d streams, want error %q and the 3 running streams", st, len(list), want)
+	if want := path + `:3: stream "keep" is named twice (first at line 2)`; st.Error != want || len(list) != 1 {
+		t.Errorf("/config after a bad write: %+v with %d streams, want error %q and the running stream", st, len(list), want)
 	}
 	if !strings.Contains(logs.String(), "config file not reloaded") || !strings.Contains(logs.String(), path+":3:") {
 		t.Errorf("the log does not say where the file is wrong:\n%s", logs)
 	}
-	playing := len(added.since(0))
-	waitFor(t, 5*time.Second, "the streams to play on", func() bool { return added.find(playing, isVideo) >= 0 })
+	playing := len(keep.since(0))
+	waitFor(t, 5*time.Second, "the stream to play on", func() bool { return keep.find(playing, isVideo) >= 0 })
 	if strings.Contains(body+logs.String(), testPassword) {
 		t.Errorf("the password shows in /config or the log")
 	}
+
+	os.WriteFile(path, []byte("streams:\n  keep: demo://\n  door: demo://\n"), 0o600)
+	waitFor(t, 5*time.Second, "/config to take the mended file", func() bool { st, list, _ := configOf(t, ts); return st.Loaded && st.Error == "" && len(list) == 2 })
 }
 
 // TestNamedReloadBySIGHUP: decoder reads its file again on SIGHUP, which

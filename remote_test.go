@@ -72,8 +72,8 @@ func startLANServer(t testing.TB, streams []namedConfig) (*testServer, *lockedBu
 
 // TestRemoteViewer: a viewer from another machine is refused without a
 // token and admitted with one, by ?token= or by the cookie decoder's page
-// sets; it plays named streams only; this machine, on any loopback
-// address, needs no token.
+// sets, for the streams the token names; the log names its peer, never
+// the token.
 func TestRemoteViewer(t *testing.T) {
 	ip := lanAddress(t)
 	ts, logs := startLANServer(t, []namedConfig{{Name: "front-door", URL: "demo://"}, {Name: "garage", URL: "demo://"}})
@@ -118,44 +118,50 @@ func TestRemoteViewer(t *testing.T) {
 	}
 	readUntil(t, dialFrom(t, phone, wsRemote+"/live?src=front-door"), "init")
 	expectCloseFrom(t, phone, wsRemote+"/live?src=garage", closeForbidden, `not for "garage"`)
+	if strings.Contains(logs.String(), tok) {
+		t.Error("the log holds a token")
+	}
+	if !strings.Contains(logs.String(), "peer="+ip.String()) {
+		t.Errorf("the log does not say which peer used the link:\n%s", logs)
+	}
+}
+
+// TestRemoteLimits: a viewer on another machine plays named streams only,
+// cannot see the configuration or ask for links, and is held to the Host
+// check; this machine, on any loopback address, needs no token.
+func TestRemoteLimits(t *testing.T) {
+	ip := lanAddress(t)
+	ts, _ := startLANServer(t, []namedConfig{{Name: "garage", URL: "demo://"}})
+	_, port, _ := net.SplitHostPort(ts.ln.Addr().String())
+	remote := "http://" + net.JoinHostPort(ip.String(), port)
+	phone := clientFrom(ip)
 	all, _, _ := ts.access.keys.sign([]string{"*"}, time.Hour, "")
-	expectCloseFrom(t, phone, wsRemote+"/live?url=demo://&token="+all, closeForbidden, "-urls=false")
-	for _, path := range []string{"/config", "/tokens"} {
-		resp, err := phone.Post(remote+path, "application/json", strings.NewReader(`{"streams":["*"]}`))
+	expectCloseFrom(t, phone, "ws://"+net.JoinHostPort(ip.String(), port)+"/live?url=demo://&token="+all, closeForbidden, "-urls=false")
+	bearer := http.Header{"Authorization": {"Bearer " + all}}
+	if status, _ := getJSON(t, phone, remote+"/config", bearer); status != 403 {
+		t.Errorf("/config from another machine: %d, want 403", status)
+	}
+	req, _ := http.NewRequest("POST", remote+"/tokens", strings.NewReader(`{"streams":["*"]}`))
+	req.Header = bearer.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	req2, _ := http.NewRequest("GET", remote+"/streams", nil)
+	req2.Header, req2.Host = bearer, "rebound.example:"+port
+	for _, r := range []*http.Request{req, req2} {
+		resp, err := phone.Do(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if want := map[string]int{"/config": 405, "/tokens": 403}[path]; resp.StatusCode != want {
-			t.Errorf("POST %s from another machine: %d, want %d", path, resp.StatusCode, want)
+		if resp.StatusCode != 403 {
+			t.Errorf("%s %s (Host %s) from another machine: %d, want 403", r.Method, r.URL.Path, r.Host, resp.StatusCode)
 		}
 	}
-	if status, _ := getJSON(t, phone, remote+"/config", nil); status != 403 {
-		t.Errorf("/config from another machine: %d, want 403", status)
-	}
-	req, _ := http.NewRequest("GET", remote+"/streams", nil)
-	req.Host = "rebound.example:" + port
-	resp, err = phone.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
-		t.Errorf("a rebinding Host from another machine: %d, want 403", resp.StatusCode)
-	}
-
 	for _, local := range []string{"127.0.0.1", "127.0.0.2"} {
 		c := clientFrom(net.ParseIP(local))
 		if status, _ := getJSON(t, c, "http://"+net.JoinHostPort(local, port)+"/streams", nil); status != 200 {
 			t.Errorf("/streams from %s without a token: %d, want 200", local, status)
 		}
 		readUntil(t, dialFrom(t, c, "ws://"+net.JoinHostPort(local, port)+"/live?src=garage"), "init")
-	}
-	if strings.Contains(logs.String(), tok) {
-		t.Error("the log holds a token")
-	}
-	if !strings.Contains(logs.String(), "peer="+ip.String()) {
-		t.Errorf("the log does not say which peer used the link:\n%s", logs)
 	}
 }
 

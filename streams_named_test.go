@@ -88,8 +88,7 @@ func expectClose(t testing.TB, u string, code int, want string) string {
 
 // TestNamedStreams: a named stream plays by name and shares its camera
 // with pages that give the URL; /streams and /config show names and
-// masked URLs; every wrong request is closed with its code and reason;
-// the password is in no answer, message or log line.
+// masked URLs; the password is in no answer or log line.
 func TestNamedStreams(t *testing.T) {
 	cam := startTestCamera(t, demoClip)
 	cam.user, cam.pass = "admin", testPassword
@@ -97,7 +96,6 @@ func TestNamedStreams(t *testing.T) {
 	ts, logs := startNamedServer(t, []namedConfig{{Name: "front-door", URL: camURL}, {Name: "demo", URL: "demo://"}}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var seen strings.Builder // every answer and message, to scan
 
 	named := dial(t, ts.ws+"/live?src=front-door")
 	byURL := dial(t, ts.liveURL(camURL))
@@ -114,25 +112,41 @@ func TestNamedStreams(t *testing.T) {
 	}
 
 	client := plainClient()
-	status, body := getJSON(t, client, ts.base+"/streams", nil)
-	seen.WriteString(body)
+	_, streamsBody := getJSON(t, client, ts.base+"/streams", nil)
 	var streams struct{ Data []streamInfo }
-	json.Unmarshal([]byte(body), &streams)
+	json.Unmarshal([]byte(streamsBody), &streams)
 	masked := "rtsp://***@" + cam.addr + "/stream"
 	var names []string
 	for _, s := range streams.Data {
 		names = append(names, s.Name+"="+s.URL)
 	}
 	slices.Sort(names)
-	if status != 200 || strings.Join(names, " ") != "="+masked+" front-door="+masked {
+	if strings.Join(names, " ") != "="+masked+" front-door="+masked {
 		t.Errorf("/streams lists %q, want the camera's URL stream and its name's, masked", names)
 	}
-	status, body = getJSON(t, client, ts.base+"/config", nil)
-	seen.WriteString(body)
-	if want := `"streams":[{"name":"front-door","url":"` + masked + `"},{"name":"demo","url":"demo://"}],"urls":true`; status != 200 || !strings.Contains(body, want) {
-		t.Errorf("/config = %s, want %s", body, want)
+	_, configBody := getJSON(t, client, ts.base+"/config", nil)
+	if want := `"streams":[{"name":"front-door","url":"` + masked + `"},{"name":"demo","url":"demo://"}],"urls":true`; !strings.Contains(configBody, want) {
+		t.Errorf("/config = %s, want %s", configBody, want)
 	}
+	requireFFmpeg(t)
+	if status, width, _, msg := getSnapshot(t, ts, "src=front-door&height=360", nil); status != 200 || width != 640 {
+		t.Errorf("/snapshot?src=front-door: %d %d wide %q, want a 640x360 JPEG", status, width, msg)
+	}
+	if strings.Contains(streamsBody+configBody+logs.String(), testPassword) {
+		t.Errorf("the password shows in /streams, /config or the log:\n%s\n%s\n%s", streamsBody, configBody, logs)
+	}
+}
 
+// TestNamedStreamErrors: every wrong request for a named stream is closed
+// with its code and reason (/snapshot answers with the status of the same
+// meaning), and so is a named camera that refuses its password; none of
+// them, nor the log, shows the password.
+func TestNamedStreamErrors(t *testing.T) {
+	cam := startTestCamera(t, demoClip)
+	cam.user, cam.pass = "admin", "the-right-one"
+	locked := "rtsp://admin:" + testPassword + "@" + cam.addr + "/stream"
+	ts, logs := startNamedServer(t, []namedConfig{{Name: "locked", URL: locked}, {Name: "demo", URL: "demo://"}}, nil)
+	var seen strings.Builder
 	for _, tc := range []struct {
 		query string
 		code  int
@@ -140,25 +154,22 @@ func TestNamedStreams(t *testing.T) {
 	}{
 		{"src=back-door", closeNotFound, `no stream named "back-door"`},
 		{"src=demo&url=demo://", closeBadRequest, "not both"},
-		{"src=front-door&transport=udp", closeBadRequest, "set in decoder's configuration"},
+		{"src=demo&transport=udp", closeBadRequest, "set in decoder's configuration"},
 		{"src=", closeBadRequest, "src is empty"},
+		{"src=locked", closeSourceFailed, "refused the credentials"},
 	} {
 		seen.WriteString(expectClose(t, ts.ws+"/live?"+tc.query, tc.code, tc.want))
 	}
-
-	requireFFmpeg(t)
-	if status, width, _, msg := getSnapshot(t, ts, "src=front-door&height=360", nil); status != 200 || width != 640 {
-		t.Errorf("/snapshot?src=front-door: %d %d wide %q, want a 640x360 JPEG", status, width, msg)
-	}
-	for query, want := range map[string]int{"src=back-door": 404, "src=demo&url=demo://": 400} {
+	for query, want := range map[string]int{"src=back-door": 404, "src=demo&url=demo://": 400, "src=locked": 502} {
 		status, _, _, msg := getSnapshot(t, ts, query, nil)
 		seen.WriteString(msg)
 		if status != want {
 			t.Errorf("/snapshot?%s: %d %q, want %d", query, status, msg, want)
 		}
 	}
-	if strings.Contains(seen.String(), testPassword) || strings.Contains(logs.String(), testPassword) {
-		t.Errorf("the password shows in an answer or the log:\n%s\n%s", &seen, logs)
+	_, body := getJSON(t, plainClient(), ts.base+"/streams", nil)
+	if strings.Contains(seen.String()+body+logs.String(), testPassword) {
+		t.Errorf("the password shows in an answer, a message or the log:\n%s\n%s\n%s", &seen, body, logs)
 	}
 }
 
