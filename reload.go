@@ -21,8 +21,8 @@ import (
 // names an invalid URL, changes nothing: decoder keeps its running
 // configuration and says where the file is wrong, in the log and in GET
 // /config. Other settings take effect at the next start, which the log
-// says. The token key's directory is watched too, so that decoder token
-// -rotate ends the sessions of the tokens it revokes at once.
+// says. The token key is looked at every few seconds too, so that decoder
+// token -rotate ends the sessions of the tokens it revokes.
 
 // reloadSettle is how long the file must be quiet before it is read: an
 // editor's save is several events.
@@ -133,25 +133,28 @@ func (c *configReloader) current() configStatus {
 	return c.status
 }
 
+// keyCheck is how often decoder looks at the token key file: decoder token
+// -rotate, run beside it, ends the sessions of the tokens it revokes
+// within that. A stat every few seconds costs nothing, and needs no
+// directory made or watched for a key that may never exist.
+const keyCheck = 2 * time.Second
+
 // watch follows the config file and the token key until stop, which
-// waits for the watcher to end. Without a watcher (the system refuses
-// one), SIGHUP still reloads.
+// waits for them. Without a watcher (the system refuses one), SIGHUP still
+// reloads.
 func (c *configReloader) watch() (stop func()) {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		c.log.Warn("cannot watch the config file: reload it with SIGHUP", "err", err)
-		return func() {}
-	}
-	dirs := map[string]bool{}
+	var w *fsnotify.Watcher
 	if c.path != "" {
-		dirs[filepath.Dir(c.path)] = true
-	}
-	if c.keys.path != "" && os.MkdirAll(filepath.Dir(c.keys.path), 0o700) == nil {
-		dirs[filepath.Dir(c.keys.path)] = true
-	}
-	for dir := range dirs {
-		if err := w.Add(dir); err != nil {
-			c.log.Warn("cannot watch "+dir, "err", err)
+		var err error
+		if w, err = fsnotify.NewWatcher(); err == nil {
+			err = w.Add(filepath.Dir(c.path))
+		}
+		if err != nil {
+			c.log.Warn("cannot watch the config file: reload it with SIGHUP", "err", err)
+			if w != nil {
+				w.Close()
+				w = nil
+			}
 		}
 	}
 	done := make(chan struct{})
@@ -159,38 +162,40 @@ func (c *configReloader) watch() (stop func()) {
 	wg.Go(func() { c.follow(w, done) })
 	return func() {
 		close(done)
-		w.Close()
 		wg.Wait()
+		if w != nil {
+			w.Close()
+		}
 	}
 }
 
 // follow reloads once the config file has settled after a change, and
-// reads the token key again when it changes.
+// reads the token key again when it changes, until done.
 func (c *configReloader) follow(w *fsnotify.Watcher, done <-chan struct{}) {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w != nil {
+		events, errs = w.Events, w.Errors
+	}
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	defer settle.Stop()
+	keys := time.NewTicker(keyCheck)
+	defer keys.Stop()
 	for {
 		select {
 		case <-done:
 			return
-		case ev, ok := <-w.Events:
-			if !ok {
-				return
-			}
-			switch filepath.Clean(ev.Name) {
-			case c.path:
+		case ev := <-events:
+			if filepath.Clean(ev.Name) == c.path {
 				settle.Reset(reloadSettle)
-			case c.keys.path:
-				c.keyChanged()
 			}
-		case err, ok := <-w.Errors:
-			if !ok {
-				return
-			}
+		case err := <-errs:
 			c.log.Warn("watching the config file", "err", err)
 		case <-settle.C:
 			c.reload()
+		case <-keys.C:
+			c.keyChanged()
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -265,4 +266,24 @@ func parseTTL(s string, most time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("ttl must be from 1m to %dd, got %s", most/(24*time.Hour), s)
 	}
 	return d, nil
+}
+
+// forgetTokenKey removes the token key, for decoder forget: a secret that
+// decoder made, which removing decoder should not leave behind. The config
+// file stays: the user wrote it.
+func forgetTokenKey(stdout io.Writer) error {
+	path := defaultTokenKeyPath()
+	if path == "" {
+		return nil
+	}
+	err := os.Remove(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot remove the token key: %w", err)
+	}
+	fmt.Fprintf(stdout, "removed the token key %s: the viewer links it signed no longer work\n", path)
+	removeEmptyDirs(filepath.Dir(path))
+	return nil
 }

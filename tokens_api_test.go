@@ -152,3 +152,33 @@ func TestTokenCommand(t *testing.T) {
 		t.Error("a token of the old key still verifies after -rotate")
 	}
 }
+
+// TestForgetTokenKey: decoder forget removes the token key, and decoder's
+// config directory once it is empty, but never the config file.
+func TestForgetTokenKey(t *testing.T) {
+	home := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + home, "XDG_RUNTIME_DIR=" + t.TempDir()}
+	decoder := func(args ...string) string {
+		cmd := exec.Command(decoderBinary(t), args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("decoder %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	dir := filepath.Join(home, "decoder")
+	decoder("token", "-rotate")
+	if out := decoder("forget"); !strings.Contains(out, "removed the token key "+filepath.Join(dir, tokenKeyFile)) {
+		t.Errorf("forget said %q, want the token key removed", out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("decoder's config directory is left: %v", err)
+	}
+	decoder("token", "-rotate")
+	os.WriteFile(filepath.Join(dir, configFileName), []byte("streams:\n  cam: demo://\n"), 0o600)
+	decoder("forget")
+	if _, err := os.Stat(filepath.Join(dir, configFileName)); err != nil {
+		t.Errorf("forget took the config file: %v", err)
+	}
+}
