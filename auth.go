@@ -51,7 +51,7 @@ func newAccessPolicy(cfg Config, names *namedStreams, log *slog.Logger) (*access
 	case cfg.InsecureNoAuth:
 		log.Warn("-insecure-no-auth: anyone who can reach " + cfg.Addr + " may watch every stream and use the whole API, without a token")
 	case beyond && !keys.exists():
-		return nil, fmt.Errorf("decoder would listen on %s, beyond this machine, without a token key to check viewers with: run decoder token -stream NAME once to make the key (and a viewer link), or start with -insecure-no-auth to let anyone who can reach this machine watch", cfg.Addr)
+		return nil, fmt.Errorf("decoder would listen on %s, beyond this machine, without a token key to check viewers with: run decoder token -stream NAME (or decoder token -rotate) once to make the key, or start with -insecure-no-auth to let anyone who can reach this machine watch", cfg.Addr)
 	}
 	return p, nil
 }
@@ -78,13 +78,21 @@ var errNoToken = &closeError{code: closeUnauthorized, reason: "viewers on other 
 // embeds the player loads them without decoder's cookie.
 func (p *accessPolicy) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if publicPath(r.URL.Path) || r.URL.Path == "/shutdown" {
+			// Not even looked at: a cookie of a revoked token, sent with
+			// every file of the page, must not count as guesses; and
+			// decoder -replace's request is checked by its own rules
+			// (this machine, no page, the stop token).
+			next.ServeHTTP(w, r)
+			return
+		}
 		a, tok, fromQuery := p.check(r)
 		if fromQuery {
 			// The page's address holds the token: it must not leave in
 			// a Referer.
 			w.Header().Set("Referrer-Policy", "no-referrer")
 		}
-		if a.denied != nil && r.URL.Path != "/live" && !publicPath(r.URL.Path) {
+		if a.denied != nil && r.URL.Path != "/live" {
 			writeError(w, closeStatus(a.denied), "%s", a.denied.reason)
 			return
 		}

@@ -258,8 +258,10 @@ func findConfigFile(args []string, getenv func(string) string) (configFile, erro
 	fs := flag.NewFlagSet("decoder", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	defineFlags(fs, &scratch)
-	if err := fs.Parse(args); err != nil {
-		return configFile{}, nil // decoder -h reads no file; the flags' error is told by the real parse
+	if err := fs.Parse(args); err != nil || scratch.ShowVersion {
+		// decoder -h and -version read no file; an error in the flags is
+		// told by the real parse.
+		return configFile{}, nil
 	}
 	path := getenv(envName("config"))
 	fs.Visit(func(f *flag.Flag) {

@@ -113,8 +113,12 @@ func TestConfigFilePrecedence(t *testing.T) {
 	if _, err := parseConfig([]string{"-config", filepath.Join(home, "missing.yaml")}, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("a -config that does not exist: %v, want an error naming it", err)
 	}
+	os.WriteFile(def, []byte("linger: soon\n"), 0o600)
 	if _, err := parseConfig([]string{"-h"}, noEnv, io.Discard); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("-h: %v, want the usage whatever the file", err)
+		t.Errorf("-h with a bad file: %v, want the usage", err)
+	}
+	if cfg, err := parseConfig([]string{"-version"}, noEnv, io.Discard); err != nil || !cfg.ShowVersion {
+		t.Errorf("-version with a bad file: %v, want the version", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,6 +158,18 @@ func TestRemoteLimits(t *testing.T) {
 		if resp.StatusCode != 403 {
 			t.Errorf("%s %s (Host %s) from another machine: %d, want 403", r.Method, r.URL.Path, r.Host, resp.StatusCode)
 		}
+	}
+	// A revoked token's cookie, sent with each of the page's files, counts
+	// as no guess.
+	u, _ := url.Parse(remote)
+	phone.Jar.SetCookies(u, []*http.Cookie{{Name: tokenCookie, Value: "revoked"}})
+	for range 2 * failBurst {
+		if status, _ := getJSON(t, phone, remote+"/version", nil); status != 200 {
+			t.Fatalf("/version with a revoked cookie: %d, want 200", status)
+		}
+	}
+	if status, _ := getJSON(t, phone, remote+"/streams?token="+all, nil); status != 200 {
+		t.Errorf("a valid token after the page's files came with a revoked cookie: %d, want 200", status)
 	}
 	for _, local := range []string{"127.0.0.1", "127.0.0.2"} {
 		c := clientFrom(net.ParseIP(local))
