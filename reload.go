@@ -43,7 +43,8 @@ type configReloader struct {
 
 // configStatus is the config file's state, for GET /config.
 type configStatus struct {
-	// Path is the file decoder reads, "" if it was started without one.
+	// Path is the file decoder reads or, started without one, the file
+	// it would read at its next start (Loaded false), "" if none.
 	Path string `json:"path"`
 	// Loaded reports whether the file's latest content is in use.
 	Loaded   bool   `json:"loaded"`
@@ -55,7 +56,9 @@ type configStatus struct {
 func newConfigReloader(cfg Config, names *namedStreams, keys *tokenKeys, log *slog.Logger) *configReloader {
 	c := &configReloader{path: cfg.ConfigFile, sources: cfg.Live.Sources, names: names, keys: keys, log: log,
 		status: configStatus{Path: cfg.ConfigFile}}
-	if c.path != "" {
+	if c.path == "" {
+		c.status.Path = defaultConfigPath()
+	} else {
 		// Read again for the settings only: parseConfig checked it.
 		c.started, _ = readConfigFile(c.path)
 		c.status.Loaded, c.status.LoadedAt = true, time.Now().UTC().Format(time.RFC3339)
@@ -67,7 +70,7 @@ func newConfigReloader(cfg Config, names *namedStreams, keys *tokenKeys, log *sl
 // configuration and says why.
 func (c *configReloader) reload() error {
 	if c.path == "" {
-		c.log.Info("no config file to reload: start decoder with -config FILE, or write " + defaultConfigPath())
+		c.log.Info("no config file to reload: decoder was started without one; write " + defaultConfigPath() + " (or start it with -config FILE) and start it again")
 		return nil
 	}
 	cf, err := readConfigFile(c.path)

@@ -241,3 +241,18 @@ func TestNamedReloadBySIGHUP(t *testing.T) {
 		t.Errorf("decoder answers /version with %d after SIGHUP", status)
 	}
 }
+
+// TestConfigStatusWithoutFile: a decoder started without a config file
+// says where it would read one, and that it read none.
+func TestConfigStatusWithoutFile(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	ts, logs := startNamedServer(t, nil, nil)
+	st, list, _ := configOf(t, ts)
+	if want := filepath.Join(home, "decoder", configFileName); st.Path != want || st.Loaded || st.Error != "" || len(list) != 0 {
+		t.Errorf("/config without a file: %+v %v, want path %s, not loaded, no streams", st, list, want)
+	}
+	if err := ts.Reload(); err != nil || !strings.Contains(logs.String(), "no config file to reload") {
+		t.Errorf("reload without a file: %v; log:\n%s", err, logs)
+	}
+}

@@ -58,14 +58,15 @@ export function watchOnPhone(panel, ui) {
   async function load() {
     const res = await fetch('/config').catch(() => null);
     if (!res || !res.ok) return;
+    const config = (await res.json()).data;
     /** @type {{name: string, url: string}[]} */
-    const streams = (await res.json()).data.streams || [];
+    const streams = config.streams || [];
     phone.local = true;
     const buttons = /** @type {HTMLElement} */ (panel.querySelector('.buttons'));
     if (streams.length) {
       buttons.replaceChildren(...streams.map((s) => phone.button([s.name], s.name)), ' ', phone.button(['*'], ui.phoneAll));
     } else {
-      buttons.textContent = ui.phoneNone;
+      buttons.textContent = config.path ? `${ui.phoneNone} (${config.path})` : ui.phoneNone;
     }
     panel.hidden = false;
     if (location.hash === '#' + panel.id) panel.scrollIntoView();
