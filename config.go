@@ -43,6 +43,7 @@ type Config struct {
 	// place; without it a second decoder shows the first and exits.
 	Replace bool
 
+	AccessConfig
 	Live LiveConfig
 }
 
@@ -153,6 +154,13 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 	defineFlags(fs, &cfg)
 	fs.Usage = func() { printUsage(fs, output) }
 
+	file, err := findConfigFile(args, getenv)
+	if err == nil {
+		err = file.apply(fs)
+	}
+	if err != nil {
+		return cfg, err
+	}
 	envErrs := applyEnv(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -172,7 +180,11 @@ func parseConfig(args []string, getenv func(string) string, output io.Writer) (C
 		return cfg, err
 	}
 	cfg.Addr = addr
-	return cfg, cfg.Live.validate()
+	cfg.ConfigFile, cfg.Streams, cfg.TokenKey = file.path, file.streams, defaultTokenKeyPath()
+	if err := errors.Join(cfg.Live.validate(), cfg.AccessConfig.validate()); err != nil {
+		return cfg, err
+	}
+	return cfg, file.checkStreams(cfg.Live.Sources)
 }
 
 // defineFlags declares every flag of decoder on fs, writing into cfg.
@@ -186,6 +198,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.Pprof, "pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060")
 	fs.BoolVar(&cfg.Replace, "replace", false, "ask a decoder already running on the port to stop, and take its place")
+	defineAccessFlags(fs, &cfg.AccessConfig)
 
 	lc := &cfg.Live
 	fs.DurationVar(&lc.Linger, "linger", 5*time.Second, "keep a source running this long after its last viewer leaves")
@@ -215,7 +228,7 @@ func defineFlags(fs *flag.FlagSet, cfg *Config) {
 // printUsage is decoder -h: every flag with its default and variable.
 func printUsage(fs *flag.FlagSet, output io.Writer) {
 	fmt.Fprintf(output, "decoder %s: plays RTSP cameras and other live sources in web pages.\n\n", Version)
-	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n  decoder autostart on [flags] | off | status\n                          start decoder at login with those flags, or not\n  decoder forget          stop this user's decoders, turn start at login off and remove the log:\n                          what removing decoder leaves otherwise\n\nFlags (each also read from the environment variable shown; a flag given on the command line wins):\n")
+	fmt.Fprintf(output, "Usage:\n  decoder [flags]\n  decoder load [flags]    load generator for a running decoder (decoder load -h)\n  decoder autostart on [flags] | off | status\n                          start decoder at login with those flags, or not\n  decoder token -stream NAME[,NAME…|*] [-ttl 24h] [-name phone] | -rotate\n                          print a viewer token and link for other machines, or revoke them all\n  decoder forget          stop this user's decoders, turn start at login off, remove the log and the\n                          token key: what removing decoder leaves otherwise\n\nFlags (each also read from the environment variable shown, and from the config file by its name\nwithout the dash; a flag given on the command line wins over the variable, which wins over the file):\n")
 	fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
 		fmt.Fprintf(output, "  -%s", f.Name)

@@ -18,6 +18,8 @@
 #   desktop-file-utils          desktop-file-validate on the desktop entries
 #   systemd                     systemd-analyze verify on the .deb's user unit
 #   nginx-light                 the cluster test: decoders behind nginx
+#   iproute2                    ip: an address on the loopback interface that
+#                               stands for a viewer on another machine
 #
 # Prints what it installs; prints one line naming the packages and exits 1
 # when it cannot install them.
@@ -25,7 +27,7 @@ set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium firefox-esr
-  zip wixl genisoimage msitools desktop-file-utils systemd nginx-light)
+  zip wixl genisoimage msitools desktop-file-utils systemd nginx-light iproute2)
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 if ! command -v dpkg-query >/dev/null; then

@@ -60,6 +60,15 @@ func logScenarios(t *testing.T, results []map[string]any) {
 // scenario's result line; a scenario that did not report fails the test.
 func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	t.Helper()
+	chromium := requireChromium(t)
+	env := append(startBrowserEnv(t), "CHROMIUM="+chromium)
+	return runNodeScenarios(t, "e2e/e2e.mjs", env, 7*time.Minute, scenarios)
+}
+
+// requireChromium returns the Chromium the scenarios drive, and fails the
+// test where it or playwright-core is missing.
+func requireChromium(t testing.TB) string {
+	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
@@ -70,8 +79,7 @@ func runBrowserScenarios(t testing.TB, scenarios ...string) []map[string]any {
 	if _, err := os.Stat("e2e/node_modules/playwright-core"); err != nil {
 		t.Fatalf("playwright-core is not installed: run npm ci --prefix e2e")
 	}
-	env := append(startBrowserEnv(t), "CHROMIUM="+chromium)
-	return runNodeScenarios(t, "e2e/e2e.mjs", env, 7*time.Minute, scenarios)
+	return chromium
 }
 
 // startBrowserEnv starts what the browser scenarios play against: the

@@ -15,7 +15,7 @@ import (
 // outside its installation, so that removing decoder leaves nothing
 // behind: it stops the user's running decoders (through their records, as
 // -replace does), turns start at login off, and removes decoder's log
-// files and its directories when they are left empty. The Windows
+// files, its token key and its directories when they are left empty. The Windows
 // installer runs it on uninstall; elsewhere it is run by hand before
 // removing decoder.
 func runForget(ctx context.Context, args []string, stdout io.Writer) error {
@@ -31,6 +31,7 @@ func runForget(ctx context.Context, args []string, stdout io.Writer) error {
 	if path := logFilePath(); path != "" {
 		errs = append(errs, removeLogFiles(path, logFileKeep, stdout))
 	}
+	errs = append(errs, forgetTokenKey(stdout))
 	return errors.Join(errs...)
 }
 

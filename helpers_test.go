@@ -68,11 +68,17 @@ type testServer struct {
 // mutate, and shuts it down when the test ends.
 func startTestServer(t testing.TB, mutate func(*Config)) *testServer {
 	t.Helper()
+	return startTestServerLog(t, mutate, testLogger(t))
+}
+
+// startTestServerLog is startTestServer logging to log.
+func startTestServerLog(t testing.TB, mutate func(*Config), log *slog.Logger) *testServer {
+	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second, Live: testLiveConfig()}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := NewServer(cfg, testLogger(t))
+	srv, err := NewServer(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +86,9 @@ func startTestServer(t testing.TB, mutate func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{Server: srv, base: srv.URL(), ws: "ws" + strings.TrimPrefix(srv.URL(), "http")}
+	if srv.tls != nil {
+		ts.ws = "wss" + strings.TrimPrefix(srv.URL(), "https")
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -509,7 +518,9 @@ func testHandler(t *testing.T, mutate func(*Config)) http.Handler {
 
 // localRequest is a request as a page on this machine sends it.
 func localRequest(method, path string) *http.Request {
-	return httptest.NewRequest(method, "http://127.0.0.1:3000"+path, nil)
+	r := httptest.NewRequest(method, "http://127.0.0.1:3000"+path, nil)
+	r.RemoteAddr = "127.0.0.1:40000"
+	return r
 }
 
 // requireFFmpeg fails the test where ffmpeg is missing: ./test.sh installs

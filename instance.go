@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -132,8 +133,9 @@ func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
 func (s *Server) StopRequested() <-chan struct{} { return s.stopRequests }
 
 // probeBase is the address to reach whatever listens on addr from this
-// machine: an unspecified host (0.0.0.0, ::) is reached on loopback.
-func probeBase(addr string) string {
+// machine: an unspecified host (0.0.0.0, ::) is reached on loopback, over
+// TLS when decoder serves it.
+func probeBase(addr string, tls bool) string {
 	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
@@ -141,15 +143,22 @@ func probeBase(addr string) string {
 			host = "::1"
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // probeClient talks to a decoder on this machine: bounded, without
 // keep-alives, so that no connection outlives the exchange.
 func probeClient() *http.Client {
 	return &http.Client{
-		Timeout:   probeTimeout,
-		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+		Timeout: probeTimeout,
+		// A decoder's certificate is often its own, made for its LAN
+		// address; what answers here is on this machine, as plain HTTP
+		// would be.
+		Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 		// A decoder never redirects /version or /shutdown.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -222,7 +231,7 @@ func startSingle(ctx context.Context, srv *Server, cfg Config, stdout io.Writer)
 	if !errors.As(err, &inUse) {
 		return err == nil, err
 	}
-	base := probeBase(cfg.Addr)
+	base := probeBase(cfg.Addr, cfg.TLSCert != "")
 	version, probeErr := probeDecoder(ctx, base)
 	if probeErr != nil {
 		owner := portOwner(inUse.port)

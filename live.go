@@ -31,6 +31,7 @@ type liveHandler struct {
 	proxies  proxyPolicy
 	log      *slog.Logger
 	sessions *sessions
+	access   *accessPolicy
 }
 
 func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,8 +67,11 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// What the viewer may play is decided after the upgrade, so that a
+	// refusal reaches the page as a close code with its reason.
+	g := h.access.grantOf(r)
 	v := &viewer{cfg: h.cfg, netConn: netConn, hub: h.hub,
-		out: &frameWriter{timeout: h.cfg.WriteTimeout}}
+		out: &frameWriter{timeout: h.cfg.WriteTimeout}, grant: g}
 	conn, err := websocket.Accept(&framingWriter{ResponseWriter: w, out: v.out}, r, &websocket.AcceptOptions{
 		// The origin was checked above with decoder's own policy.
 		InsecureSkipVerify: true,
@@ -83,9 +87,11 @@ func (h *liveHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// it kept for the request (its buffers, the handler's deep stack);
 	// sessions owns it, and shutdown waits for it.
 	rawQuery, peer := r.URL.RawQuery, h.proxies.describe(r)
+	ctx, stop := g.session(h.sessions.ctx)
 	go func() {
 		defer h.sessions.leave()
-		v.serve(h.sessions.ctx, rawQuery, peer, h.log)
+		defer stop()
+		v.serve(ctx, rawQuery, peer, h.log)
 	}()
 }
 
@@ -115,6 +121,7 @@ type viewer struct {
 	src       source
 	spec      outputSpec
 	specGiven bool
+	grant     grant // what the viewer may play
 	// wg counts the catch-up goroutines; finished is closed once finish
 	// has closed the connection.
 	wg       sync.WaitGroup
@@ -233,6 +240,9 @@ func (v *viewer) join(f *fanout) {
 
 // subscribe checks the parameters of /live and joins the source they name.
 func (v *viewer) subscribe(rawQuery string) (*subscription, error) {
+	if err := v.grant.allowed(); err != nil {
+		return nil, err
+	}
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, badSource(closeBadRequest, "the /live parameters cannot be read: separate them with & and encode the source URL with encodeURIComponent, as in /live?url=rtsp%3A%2F%2Fcamera%2Fstream")
@@ -244,7 +254,7 @@ func (v *viewer) subscribe(rawQuery string) (*subscription, error) {
 	if v.spec, v.specGiven, err = parseOutputSpec(query); err != nil {
 		return nil, err
 	}
-	if v.src, err = parseSource(query, v.cfg.Sources); err != nil {
+	if v.src, err = v.grant.source(query, v.cfg.Sources); err != nil {
 		return nil, err
 	}
 	return v.hub.Subscribe(v.src, subscribeOptions{startNext: startNext})

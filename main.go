@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && args[0] == "forget" {
 		return runForget(ctx, args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], getenv, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -94,6 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer srv.recordInstance(log)()
+	defer onHangup(srv.Reload)()
 	fmt.Fprintf(stdout, "decoder %s listening on %s\n", Version, srv.URL())
 
 	ctx, cancel := context.WithCancelCause(ctx)

@@ -22,6 +22,9 @@ const (
 	closeTooBig            = 1009 // the page sent a message over -max-message
 	closeSourceFailed      = 1011 // the source failed for good
 	closeBadRequest        = 4400 // the url parameter is missing or invalid
+	closeUnauthorized      = 4401 // a viewer from another machine without a valid token
+	closeForbidden         = 4403 // what the viewer asked for is not allowed to it
+	closeNotFound          = 4404 // no stream of that name in the configuration
 	closeTooSlow           = 4408 // the viewer stayed behind live past -max-lag
 	closeUnsupportedScheme = 4415 // decoder cannot play the url's scheme
 	closeTooMany           = 4429 // a viewer or source limit was reached
@@ -44,7 +47,10 @@ var closeCodes = []closeCodeInfo{
 	{closePolicy, true, "the viewer sent something /live does not accept (binary, not JSON)"},
 	{closeTooBig, true, "the viewer sent a message over `-max-message`"},
 	{closeSourceFailed, true, "the source failed for good: wrong credentials, a refused stream, a codec decoder cannot play, `-retries` exhausted (reason says why)"},
-	{closeBadRequest, true, "the `url` parameter is missing or invalid (reason says which part)"},
+	{closeBadRequest, true, "the `url` or `src` parameter is missing or invalid (reason says which part)"},
+	{closeUnauthorized, true, "a viewer from another machine without a valid token: none, expired, forged, or revoked by `decoder token -rotate` (also mid-stream, when the token expires or is revoked)"},
+	{closeForbidden, true, "not allowed: a `url=` where decoder plays named streams only (`-urls=false`), or a stream the token does not name"},
+	{closeNotFound, true, "no stream of that name in decoder's configuration, or it was removed from it"},
 	{closeTooSlow, false, "too slow: the viewer stayed behind live past `-max-lag`"},
 	{closeUnsupportedScheme, true, "decoder cannot play this URL scheme"},
 	{closeTooMany, false, "too many viewers, viewers of this source, or sources"},

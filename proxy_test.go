@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 )
@@ -49,5 +50,37 @@ func TestProxyPolicy(t *testing.T) {
 	}
 	if _, err := parseTrustedProxies([]string{"nonsense"}); err == nil {
 		t.Error("a bad -trusted-proxies was accepted")
+	}
+}
+
+// TestProxiedRequestsNeedTokens: a request a proxy on this machine
+// forwards for someone else is not one from this machine: without a
+// token it is refused, unless a trusted proxy says it was forwarded for
+// this machine itself.
+func TestProxiedRequestsNeedTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trusted   []string
+		forwarded string
+		want      int
+	}{
+		{"not forwarded", nil, "", http.StatusOK},
+		{"forwarded by a proxy not trusted", nil, "203.0.113.7", http.StatusUnauthorized},
+		{"forwarded for this machine by a proxy not trusted", nil, "127.0.0.1", http.StatusUnauthorized},
+		{"forwarded for another machine by a trusted proxy", []string{"127.0.0.1"}, "203.0.113.7", http.StatusUnauthorized},
+		{"forwarded for this machine by a trusted proxy", []string{"127.0.0.1"}, "127.0.0.1", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := testHandler(t, func(cfg *Config) { cfg.TrustedProxies = tc.trusted })
+			r := localRequest(http.MethodGet, "/streams")
+			if tc.forwarded != "" {
+				r.Header.Set("X-Forwarded-For", tc.forwarded)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.want {
+				t.Errorf("GET /streams: %d %s, want %d", w.Code, w.Body, tc.want)
+			}
+		})
 	}
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,6 +22,11 @@ type Server struct {
 	hub       *Hub
 	sessions  *sessions
 	snapshots *snapshotHandler
+	names     *namedStreams
+	access    *accessPolicy
+	reloader  *configReloader
+	tls       *tls.Config // nil without -tls-cert
+	stopWatch func()
 	http      *http.Server
 	handler   http.Handler
 	ln        net.Listener
@@ -40,7 +47,20 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, hub: NewHub(cfg.Live, log), sessions: newSessions(), serveErr: make(chan error, 1),
 		stopToken: newToken(), stopRequests: make(chan struct{}, 1)}
-	s.snapshots = &snapshotHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log}
+	s.names = newNamedStreams(s.hub, cfg.Live.Sources, cfg.Streams, log)
+	var err error
+	if s.proxies, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
+	access, err := newAccessPolicy(cfg, s.names, s.proxies, log)
+	if err != nil {
+		return nil, err
+	}
+	if s.tls, err = loadTLS(cfg.AccessConfig); err != nil {
+		return nil, err
+	}
+	s.access, s.reloader = access, newConfigReloader(cfg, s.names, access.keys, log)
+	s.snapshots = &snapshotHandler{cfg: cfg.Live, hub: s.hub, origins: origins, log: log, access: access}
 	page, err := newIndexPage()
 	if err != nil {
 		return nil, err
@@ -49,16 +69,15 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", allowMethods(page.ServeHTTP, http.MethodGet))
 	mux.Handle("/version", allowMethods(handleVersion, http.MethodGet))
-	if s.proxies, err = parseTrustedProxies(cfg.TrustedProxies); err != nil {
-		return nil, err
-	}
-	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, proxies: s.proxies, log: log, sessions: s.sessions}).ServeHTTP, http.MethodGet))
+	mux.Handle("/live", allowMethods((&liveHandler{cfg: cfg.Live, hub: s.hub, origins: origins, proxies: s.proxies, log: log, sessions: s.sessions, access: access}).ServeHTTP, http.MethodGet))
 	mux.Handle("/snapshot", allowMethods(s.snapshots.ServeHTTP, http.MethodGet))
-	mux.Handle("/streams", allowMethods(handleStreams(s.hub), http.MethodGet))
+	mux.Handle("/streams", allowMethods(handleStreams(s.hub, access), http.MethodGet))
+	mux.Handle("/config", allowMethods(s.handleConfig, http.MethodGet))
+	mux.Handle("/tokens", allowMethods(s.handleTokens, http.MethodPost))
 	mux.Handle("/metrics", allowMethods(handleMetrics(s.hub), http.MethodGet))
 	mux.Handle("/shutdown", allowMethods(s.handleShutdown, http.MethodPost))
 	mux.Handle("/", allowMethods(serveAsset, http.MethodGet))
-	s.handler = withHostCheck(cfg.AllowedHosts)(withCORS(origins)(mux))
+	s.handler = withHostCheck(cfg.AllowedHosts)(withCORS(origins)(access.middleware(mux)))
 
 	s.http = &http.Server{
 		Handler: s.handler,
@@ -100,7 +119,11 @@ func (s *Server) Start() error {
 		}
 		return fmt.Errorf("failed to listen on %s: %w", s.cfg.Addr, err)
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.ln = ln
+	s.stopWatch = sync.OnceFunc(s.reloader.watch())
 	go func() {
 		err := s.http.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -118,8 +141,19 @@ func (s *Server) URL() string {
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
+	return s.scheme() + "://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
+
+// scheme is how decoder is reached: https with -tls-cert.
+func (s *Server) scheme() string {
+	if s.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// Reload reads the config file again and applies its streams (SIGHUP).
+func (s *Server) Reload() error { return s.reloader.reload() }
 
 // Failed delivers an error if serving stops by itself.
 func (s *Server) Failed() <-chan error { return s.serveErr }
@@ -138,6 +172,9 @@ const httpGrace = 500 * time.Millisecond
 func (s *Server) Shutdown(ctx context.Context) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- s.http.Shutdown(ctx) }()
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	errViewers := s.sessions.shutdown(ctx)
 	errHub := s.hub.Close(ctx)
 	s.snapshots.wait()

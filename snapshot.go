@@ -26,6 +26,7 @@ type snapshotHandler struct {
 	hub     *Hub
 	origins originPolicy
 	log     *slog.Logger
+	access  *accessPolicy
 
 	mu    sync.Mutex
 	cache map[string]*snapshotJob
@@ -57,7 +58,7 @@ func (h *snapshotHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "the parameters cannot be read: separate them with & and encode the source URL with encodeURIComponent")
 		return
 	}
-	src, height, e := h.parse(q)
+	src, height, e := h.parse(h.access.grantOf(r), q)
 	if e != nil {
 		writeError(w, e.status, "%s", e.message)
 		return
@@ -96,19 +97,21 @@ func (h *snapshotHandler) checkOrigin(r *http.Request) *httpError {
 	return nil
 }
 
-// parse checks the source (url, or the id of a running stream) and height
-// parameters.
-func (h *snapshotHandler) parse(q url.Values) (source, int, *httpError) {
+// parse checks the source (url, src, or the id of a running stream) and
+// height parameters against what the request may see.
+func (h *snapshotHandler) parse(g grant, q url.Values) (source, int, *httpError) {
 	var src source
 	if id := q.Get("id"); id != "" {
 		var ok bool
-		if src, ok = h.hub.sourceByID(id); !ok {
-			return src, 0, &httpError{http.StatusNotFound, "no running stream has id " + strconv.Quote(id) + "; GET /streams lists them"}
+		if src, ok = h.hub.sourceByID(id); !ok || !g.allowsStream(src) {
+			return src, 0, &httpError{http.StatusNotFound, "no running stream has id " + strconv.Quote(id) + " (that this request may see); GET /streams lists them"}
 		}
 	} else {
 		var err error
-		if src, err = parseSource(q, h.cfg.Sources); err != nil {
-			return src, 0, &httpError{http.StatusBadRequest, err.Error()}
+		if src, err = g.source(q, h.cfg.Sources); err != nil {
+			var ce *closeError
+			errors.As(err, &ce)
+			return src, 0, &httpError{closeStatus(ce), err.Error()}
 		}
 	}
 	height := 0

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 )
@@ -13,7 +14,10 @@ import (
 type streamInfo struct {
 	// ID names the stream for /snapshot?id=, so that a page can show a
 	// picture of a stream it did not start without knowing its URL.
-	ID            string  `json:"id"`
+	ID string `json:"id"`
+	// Name is the config file's name of a named stream (its relay) and
+	// of the outputs made of it; absent for streams of a URL.
+	Name          string  `json:"name,omitempty"`
 	URL           string  `json:"url"`
 	State         string  `json:"state"`
 	Viewers       int     `json:"viewers"`
@@ -49,6 +53,9 @@ func (h *Hub) Streams() []streamInfo {
 			UptimeSeconds: time.Since(s.started).Round(time.Millisecond).Seconds(),
 			StartedAt:     s.started.UTC().Format(time.RFC3339),
 			Lingering:     s.linger != nil,
+		}
+		if name, display, ok := namedInfo(s); ok {
+			info.Name, info.URL = name, display
 		}
 		info.BufferedMsgs, info.BufferedBytes = s.ring.size()
 		if init := s.media.Load(); init != nil {
@@ -86,9 +93,14 @@ func (h *Hub) sourceByID(id string) (source, bool) {
 	return source{}, false
 }
 
-// handleStreams lists the running sources in the envelope.
-func handleStreams(h *Hub) http.HandlerFunc {
+// handleStreams lists the running sources in the envelope: all of them,
+// or, for a token that names streams, those streams.
+func handleStreams(h *Hub, p *accessPolicy) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeData(w, http.StatusOK, h.Streams())
+		list := h.Streams()
+		if c := p.grantOf(r).a.claims; c != nil && !c.allowsAll() {
+			list = slices.DeleteFunc(list, func(s streamInfo) bool { return s.Name == "" || !c.allows(s.Name) })
+		}
+		writeData(w, http.StatusOK, list)
 	}
 }

@@ -47,6 +47,7 @@ type trayMenu struct {
 	trouble      *systray.MenuItem
 	troubleItems []*systray.MenuItem
 	open         *systray.MenuItem
+	phone        *systray.MenuItem
 	recent       *systray.MenuItem
 	recentItems  []*systray.MenuItem
 	autostart    *systray.MenuItem
@@ -59,7 +60,7 @@ type trayMenu struct {
 }
 
 // newTrayMenu builds the menu: the status line, the cameras in trouble,
-// Open dashboard, Recent cameras, Start at login, Open log, About, Quit.
+// Open dashboard, Watch on phone, Recent cameras, Start at login, Open log, About, Quit.
 func newTrayMenu(d trayDeps, view trayView) *trayMenu {
 	m := &trayMenu{d: d}
 	m.status = systray.AddMenuItem(view.status, "What decoder is doing")
@@ -74,6 +75,7 @@ func newTrayMenu(d trayDeps, view trayView) *trayMenu {
 	m.trouble.Hide()
 	systray.AddSeparator()
 	m.open = systray.AddMenuItem("Open dashboard", "Open decoder's page in the browser")
+	m.phone = systray.AddMenuItem("Watch on phone…", "Open the dashboard's viewer links: a link and QR code that a phone on this network opens")
 	m.recent = systray.AddMenuItem("Recent cameras", "Open the page on a source viewed lately")
 	for range recentMax {
 		it := m.recent.AddSubMenuItem("", "")
@@ -118,6 +120,8 @@ func (m *trayMenu) loop(ctx context.Context) {
 			return
 		case <-m.open.ClickedCh:
 			m.openPage(m.d.pageURL + "/")
+		case <-m.phone.ClickedCh:
+			m.openPage(m.d.pageURL + "/#" + phonePanelID)
 		case i := <-recentClicks:
 			if i < len(m.recents.items) {
 				m.openPage(pageFor(m.d.pageURL, m.recents.items[i].key))

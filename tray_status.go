@@ -113,6 +113,11 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// phonePanelID is the id of the dashboard's "Watch on phone" panel, which
+// the tray's item of that name opens: the dashboard gives viewer links
+// from there (POST /tokens), with their QR codes.
+const phonePanelID = "watch-on-phone"
+
 // recentMax is how many sources "Recent cameras" lists.
 const recentMax = 5
 

@@ -81,7 +81,7 @@ export { supportedFamilies };
  * failed login (cameras lock accounts for that). decoder's protocol.go lists
  * the same codes as final; a test keeps the two in step.
  */
-const FINAL_CLOSES = new Set([1000, 1007, 1008, 1009, 1011, 4400, 4415]);
+const FINAL_CLOSES = new Set([1000, 1007, 1008, 1009, 1011, 4400, 4401, 4403, 4404, 4415]);
 
 /**
  * DecoderPlayer plays one source in one <video> element and keeps it
