@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -167,7 +168,11 @@ type counters struct{ bytes, messages, drops uint64 }
 // a logger of its own (slog.With), which would cost every viewer memory
 // for lines that are seldom written.
 func (v *viewer) serve(parent context.Context, rawQuery, peer string, log *slog.Logger) {
-	if tc, ok := v.netConn.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
+	nc := v.netConn
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok && v.cfg.SendBuffer > 0 {
 		tc.SetWriteBuffer(v.cfg.SendBuffer)
 	}
 	// http.Server's deadlines stay on a hijacked connection; the session

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/binary"
 	"io"
 	"net"
@@ -86,13 +87,29 @@ func (f *frameWriter) writeBatch(b *frameBatch) error {
 }
 
 // writeLocked is writeBatch for a caller that holds mu, which it releases.
+// Over TLS the batch is copied into one buffer first: written buffer by
+// buffer, each frame header would be a TLS record of its own.
 func (f *frameWriter) writeLocked(b *frameBatch) error {
 	defer f.mu.Unlock()
 	f.refresh()
-	_, err := b.bufs.WriteTo(f.conn)
+	var err error
+	if _, ok := f.conn.(*tls.Conn); ok {
+		buf := joined.Get().(*[]byte)
+		for _, p := range b.bufs {
+			*buf = append(*buf, p...)
+		}
+		_, err = f.conn.Write(*buf)
+		*buf = (*buf)[:0]
+		joined.Put(buf)
+	} else {
+		_, err = b.bufs.WriteTo(f.conn)
+	}
 	b.reset()
 	return err
 }
+
+// joined are the buffers writeLocked copies batches into.
+var joined = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeReply writes a reply to the viewer's own message, unless the close
 // handshake has begun: no data frame may follow the close frame.
