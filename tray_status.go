@@ -126,9 +126,11 @@ type recentSource struct {
 	key, display string
 }
 
-// recentSources are the last few sources viewers opened, newest first. They
-// live only as long as decoder: their URLs may hold passwords, which
-// decoder never writes down.
+// recentSources are the last few sources viewers opened, newest first,
+// kept only as long as decoder runs. A source whose URL holds a password
+// is left out: opening it would hand the password to the browser in the
+// page's address (and its history), which is what named streams exist to
+// avoid; a camera named in the config file is listed by its name.
 type recentSources struct {
 	items []recentSource
 }
@@ -138,6 +140,9 @@ type recentSources struct {
 func (r *recentSources) observe(sum hubSummary) bool {
 	changed := false
 	for _, s := range sum.streams {
+		if hasCredentials(strings.TrimSuffix(s.key, udpSuffix)) {
+			continue
+		}
 		known := false
 		for _, it := range r.items {
 			known = known || it.key == s.key
@@ -151,6 +156,13 @@ func (r *recentSources) observe(sum hubSummary) bool {
 		r.items = r.items[:recentMax]
 	}
 	return changed
+}
+
+// hasCredentials reports whether a source key is a URL with a user or
+// password in it.
+func hasCredentials(key string) bool {
+	u, err := url.Parse(key)
+	return err == nil && u.User != nil
 }
 
 // udpSuffix marks the key of a source pulled over UDP (see parseSource).

@@ -60,6 +60,9 @@ func TestRecentSources(t *testing.T) {
 		r.observe(at(k))
 	}
 	r.observe(at("c")) // still listed: keeps its place
+	if r.observe(at("rtsp://admin:secret@cam/x", "rtsp://admin@cam/y (udp)")) {
+		t.Error("a source with credentials is listed: opening it would put them in the page's address")
+	}
 	var keys []string
 	for _, it := range r.items {
 		keys = append(keys, it.key)
