@@ -38,6 +38,15 @@ type frameWriter struct {
 	// them), and then every write is one that waits.
 	raw     syscall.RawConn
 	timeout time.Duration
+	// try is what tryWrite hands raw.Write, made once per connection
+	// (a closure made per write would be an allocation per message), with
+	// its batch and results in tried; both used with mu held.
+	try   func(fd uintptr) bool
+	tried struct {
+		b   *frameBatch
+		n   int
+		err error
+	}
 
 	mu sync.Mutex
 	// deadline is the write deadline set on conn: refreshed before a write
@@ -132,12 +141,17 @@ func (f *frameWriter) tryWrite(b *frameBatch) (all bool, err error) {
 		f.deadline = time.Time{}
 		f.conn.SetWriteDeadline(f.deadline)
 	}
-	var n int
-	var errno error
-	if err := f.raw.Write(func(fd uintptr) bool {
-		n, errno = writevNow(fd, b)
-		return true
-	}); err != nil {
+	if f.try == nil {
+		f.try = func(fd uintptr) bool {
+			f.tried.n, f.tried.err = writevNow(fd, f.tried.b)
+			return true
+		}
+	}
+	f.tried.b = b
+	err = f.raw.Write(f.try)
+	n, errno := f.tried.n, f.tried.err
+	f.tried.b, f.tried.err = nil, nil
+	if err != nil {
 		return false, err
 	}
 	if errno != nil {
