@@ -151,16 +151,12 @@ func pinned(core int, name string, args ...string) *exec.Cmd {
 	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(core), name}, args...)...)
 }
 
-// cpuOver measures the CPU pid uses over window, as a share of a core.
-func cpuOver(pid int, window time.Duration) float64 {
-	before := processCPU(pid)
-	time.Sleep(window)
-	return (processCPU(pid) - before).Seconds() / window.Seconds()
-}
-
 // fanoutRun measures, at n viewers of the 2 Mbit/s camera, decoder's CPU
-// and the bare fan-out's, each pinned to core 0 with the load on core 1,
-// the same way (from /proc, over the same window once all are connected).
+// and the bare fan-out's, side by side: both pinned to core 0, each with
+// its own n viewers on core 1, over the same window once all are
+// connected. Running them at once rather than in turn means that whatever
+// else the machine does in that window weighs on both alike, so their
+// ratio holds where the absolute figures do not.
 func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
 	const settle, window = 8 * time.Second, 10 * time.Second
 	loadArgs := []string{"-viewers", strconv.Itoa(n), "-ramp", "3s", "-duration", (settle + window).String()}
@@ -170,10 +166,6 @@ func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
 	// taskset runs the command in its own place: the pid is decoder's.
 	p := startProcess(b, dec)
 	defer p.cmd.Process.Kill()
-	load := pinned(1, bin, append([]string{"load", "-json", "-url", p.liveURL(camURL)}, loadArgs...)...)
-	decoderCPU, r := measureUnderLoad(b, load, p.cmd.Process.Pid, settle, window)
-	report(decoderCPU*100, "%cpu_decoder")
-	report(float64(r.Drops), "drops_decoder")
 
 	addr := "127.0.0.1:" + freePort(b)
 	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
@@ -182,31 +174,52 @@ func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
 	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr, bareFanoutClipEnv+"="+clip)
 	bp := startProcess(b, bare)
 	defer bp.cmd.Process.Kill()
-	load = pinned(1, bin, append([]string{"load", "-json", "-url", "ws://" + addr + "/"}, loadArgs...)...)
-	bareCPU, _ := measureUnderLoad(b, load, bp.cmd.Process.Pid, settle, window)
-	report(bareCPU*100, "%cpu_bare")
-	report(decoderCPU/bareCPU, "ratio")
+
+	loads := []*exec.Cmd{
+		pinned(1, bin, append([]string{"load", "-json", "-url", p.liveURL(camURL)}, loadArgs...)...),
+		pinned(1, bin, append([]string{"load", "-json", "-url", "ws://" + addr + "/"}, loadArgs...)...),
+	}
+	pids := []int{p.cmd.Process.Pid, bp.cmd.Process.Pid}
+	cpu, reports := measureUnderLoad(b, loads, pids, settle, window)
+	report(cpu[0]*100, "%cpu_decoder")
+	report(float64(reports[0].Drops), "drops_decoder")
+	report(cpu[1]*100, "%cpu_bare")
+	report(cpu[0]/cpu[1], "ratio")
 }
 
-// measureUnderLoad runs load, and measures pid's CPU over window once
-// settle has passed; it returns that and load's report.
-func measureUnderLoad(b testing.TB, load *exec.Cmd, pid int, settle, window time.Duration) (float64, *loadReport) {
+// measureUnderLoad runs the loads together, and measures each pid's CPU
+// over window once settle has passed; it returns those and the loads'
+// reports.
+func measureUnderLoad(b testing.TB, loads []*exec.Cmd, pids []int, settle, window time.Duration) ([]float64, []*loadReport) {
 	b.Helper()
-	var out strings.Builder
-	load.Stdout = &out
-	if err := load.Start(); err != nil {
-		b.Fatal(err)
+	outs := make([]strings.Builder, len(loads))
+	for i, load := range loads {
+		load.Stdout = &outs[i]
+		if err := load.Start(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	time.Sleep(settle)
-	cpu := cpuOver(pid, window)
-	if err := load.Wait(); err != nil {
-		b.Fatalf("decoder load: %v\n%s", err, out.String())
+	before := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		before[i] = processCPU(pid)
 	}
-	var r loadReport
-	if err := json.Unmarshal([]byte(out.String()), &r); err != nil {
-		b.Fatalf("decoder load's report %s: %v", out.String(), err)
+	time.Sleep(window)
+	cpu := make([]float64, len(pids))
+	for i, pid := range pids {
+		cpu[i] = (processCPU(pid) - before[i]).Seconds() / window.Seconds()
 	}
-	return cpu, &r
+	reports := make([]*loadReport, len(loads))
+	for i, load := range loads {
+		if err := load.Wait(); err != nil {
+			b.Fatalf("decoder load: %v\n%s", err, outs[i].String())
+		}
+		reports[i] = &loadReport{}
+		if err := json.Unmarshal([]byte(outs[i].String()), reports[i]); err != nil {
+			b.Fatalf("decoder load's report %s: %v", outs[i].String(), err)
+		}
+	}
+	return cpu, reports
 }
 
 // perCoreRun finds the most viewers of the 2 Mbit/s camera one core of
@@ -277,8 +290,10 @@ One 720p25 camera at 2 Mbit/s, decoder pinned to one core (taskset -c 0)
 and the viewers (`+"`decoder load`"+`) on the other. The bare fan-out is the
 least a server can do: a process that writes the same framed fragments to
 every connection in turn, one write each, with no buffer, no deadline, no
-ping and no care for slow viewers (`+"`TestBareFanoutProcess`"+`), measured the
-same way in the same run. `+"`go test -run '^$' -bench BenchmarkFanout -benchtime 1x`"+`.
+ping and no care for slow viewers (`+"`TestBareFanoutProcess`"+`), run beside
+decoder at the same time, pinned to the same core, with its own 1000
+viewers, so that whatever else the machine does weighs on both alike. The
+median of three runs: `+"`go test -run '^$' -bench BenchmarkFanout -benchtime 1x -count 3`"+`.
 
 | at 1000 viewers | CPU (one core = 100 %%) | drops |
 |---|---|---|
