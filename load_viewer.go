@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // viewerKind is how a viewer of `decoder load` behaves: as a browser does,
@@ -60,33 +56,33 @@ type loadTally struct {
 }
 
 // runLoadViewer is a viewer that reads like a browser: every message, with
-// pings answered by the WebSocket library as it reads. Slow viewers read
-// at slowRate of the rate they measured in their first second; frozen
-// ones stop reading after their first message. dialed is called once the
-// viewer has connected or failed to.
+// pings answered as it reads. Slow viewers read at slowRate of the rate
+// they measured in their first second; frozen ones stop reading after
+// their first message. dialed is called once the viewer has connected or
+// failed to.
 func runLoadViewer(ctx context.Context, target string, slowRate float64, v *loadViewer, dialed func(), tally *loadTally) {
 	dialedAt := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, loadDialTimeout)
-	c, _, err := websocket.Dial(dctx, target, viewerDialOptions(v.kind))
-	cancel()
+	conn, br, err := rawHandshake(ctx, target, nil)
 	v.err, v.connected = err, err == nil
 	dialed()
 	if err != nil {
 		return
 	}
-	defer c.CloseNow()
-	c.SetReadLimit(16 << 20)
-	// Reads take no context: one given to each read costs a registration
-	// on ctx per message, which at thousands of viewers makes the load
-	// generator the bottleneck of what it measures. Ending ctx closes the
-	// connection instead, which ends the read in progress.
-	stop := context.AfterFunc(ctx, func() { c.CloseNow() })
+	defer conn.Close()
+	if v.kind != healthyViewer {
+		// What a misbehaving viewer does not read backs up to the
+		// server quickly, as on a slow link.
+		if tc := tcpOf(conn); tc != nil {
+			tc.SetReadBuffer(16 << 10)
+		}
+	}
+	// Ending ctx closes the connection, which ends the read in progress.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	var buf []byte
+	r := newWSReader(conn, br)
 	last := time.Now()
 	for {
-		typ, data, err := readInto(c, buf[:0])
-		buf = data
+		binary, data, err := r.next()
 		now := time.Now()
 		if err != nil {
 			if ctx.Err() == nil {
@@ -95,7 +91,7 @@ func runLoadViewer(ctx context.Context, target string, slowRate float64, v *load
 			}
 			return
 		}
-		v.take(typ, data, now, last, dialedAt, tally)
+		v.take(binary, data, now, last, dialedAt, tally)
 		last = now
 		if !v.behave(ctx, now, dialedAt, slowRate) {
 			return
@@ -103,50 +99,10 @@ func runLoadViewer(ctx context.Context, target string, slowRate float64, v *load
 	}
 }
 
-// readInto reads a message into buf, reusing its room, so that a viewer
-// reading megabytes a second allocates nothing for them.
-func readInto(c *websocket.Conn, buf []byte) (websocket.MessageType, []byte, error) {
-	typ, r, err := c.Reader(context.Background())
-	if err != nil {
-		return 0, buf, err
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return typ, buf, nil
-		}
-		if err != nil {
-			return typ, buf, err
-		}
-	}
-}
-
-// viewerDialOptions gives a misbehaving viewer a small receive buffer, so
-// that what it does not read backs up to the server quickly, as on a slow
-// link.
-func viewerDialOptions(kind viewerKind) *websocket.DialOptions {
-	if kind == healthyViewer {
-		return nil
-	}
-	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if tc, ok := conn.(*net.TCPConn); ok {
-				tc.SetReadBuffer(16 << 10)
-			}
-			return conn, err
-		},
-	}}}
-}
-
 // take counts a message the viewer read at now, the one before at last:
 // the longest silence, time to first media, and, from healthy viewers
 // while the run is measuring, the tally.
-func (v *loadViewer) take(typ websocket.MessageType, data []byte, now, last, dialedAt time.Time, tally *loadTally) {
+func (v *loadViewer) take(binary bool, data []byte, now, last, dialedAt time.Time, tally *loadTally) {
 	measuring := tally.measuring.Load()
 	if v.messages > 0 && measuring {
 		v.maxSilence = max(v.maxSilence, now.Sub(last))
@@ -156,7 +112,7 @@ func (v *loadViewer) take(typ websocket.MessageType, data []byte, now, last, dia
 		tally.messages.Add(1)
 		tally.bytes.Add(int64(len(data)))
 	}
-	if typ == websocket.MessageBinary {
+	if binary {
 		if v.firstMedia == 0 && len(data) > 8 && string(data[4:8]) == "moof" {
 			v.firstMedia = now.Sub(dialedAt)
 		}
@@ -220,10 +176,11 @@ func (v *loadViewer) readText(data []byte, now, dialed time.Time, measuring bool
 	}
 }
 
-// closeCodeOf names how a connection ended: its close code, or "abrupt".
+// closeCodeOf names how a connection ended: the close code the server
+// sent, or "abrupt".
 func closeCodeOf(err error) string {
-	if code := websocket.CloseStatus(err); code != -1 {
-		return strconv.Itoa(int(code))
+	if c, ok := err.(serverClose); ok {
+		return strconv.Itoa(c.code)
 	}
 	return "abrupt"
 }
@@ -257,7 +214,7 @@ func churnOnce(ctx context.Context, target string) error {
 	}
 	conn.SetReadDeadline(time.Now().Add(loadDialTimeout))
 	_, err = br.ReadByte()
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc := tcpOf(conn); tc != nil {
 		tc.SetLinger(0)
 	}
 	conn.Close()

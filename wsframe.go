@@ -246,13 +246,6 @@ func (b *frameBatch) consume(n int) {
 	}
 }
 
-// Frame opcodes (RFC 6455 §5.2) of the frames decoder writes itself.
-const (
-	opText   = 0x1
-	opBinary = 0x2
-	opPing   = 0x9
-)
-
 // appendFrameHeader appends the header of a final, unmasked frame with
 // opcode and a payload of n bytes (RFC 6455 §5.2).
 func appendFrameHeader(dst []byte, opcode byte, n int) []byte {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -13,15 +14,27 @@ import (
 	"time"
 )
 
+// Frame opcodes (RFC 6455 §5.2): of the frames decoder writes itself, and
+// of those a raw client reads and answers.
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xa
+)
+
 // rawHandshakeTimeout bounds dialing, and then the handshake, of
 // rawHandshake.
 const rawHandshakeTimeout = 10 * time.Second
 
-// rawHandshake opens a TCP connection to target, a ws:// URL, and performs
-// the client's side of a WebSocket handshake by hand. It exists for clients
-// that must misbehave in ways a WebSocket library would not let them: never
-// answer a ping, vanish without a close frame, send frames of their own
-// making. header adds fields to the upgrade request (an Origin, say); a
+// rawHandshake opens a connection to target, a ws:// or wss:// URL, and
+// performs the client's side of a WebSocket handshake by hand. It exists
+// for clients that must misbehave in ways a WebSocket library would not
+// let them (never answer a ping, vanish without a close frame, send frames
+// of their own making), and for load viewers that must cost less than a
+// library's reads (wsReader). header adds fields to the upgrade request (an Origin, say); a
 // field it names replaces the request's own, and one it names with no value
 // leaves it out. It returns the connection, with no deadline, and the reader
 // holding whatever the server sent after its answer; or an error, naming
@@ -32,10 +45,21 @@ func rawHandshake(ctx context.Context, target string, header http.Header) (net.C
 	if err != nil {
 		return nil, nil, err
 	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
 	d := net.Dialer{Timeout: rawHandshakeTimeout}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	conn, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, nil, err
+	}
+	if u.Scheme == "wss" {
+		conn = tls.Client(conn, &tls.Config{ServerName: u.Hostname()})
 	}
 	conn.SetDeadline(time.Now().Add(rawHandshakeTimeout))
 	// A deadline in the past interrupts the exchange at once.
@@ -51,6 +75,16 @@ func rawHandshake(ctx context.Context, target string, header http.Header) (net.C
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, br, nil
+}
+
+// tcpOf is the TCP connection beneath a raw connection (TLS or not), for
+// socket options; nil if there is none.
+func tcpOf(conn net.Conn) *net.TCPConn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	tcp, _ := conn.(*net.TCPConn)
+	return tcp
 }
 
 // upgrade sends the upgrade request for u on conn and reads the answer.
