@@ -167,24 +167,30 @@ func fanoutRun(b testing.TB, bin, camURL string, n int, report reportFunc) {
 	p := startProcess(b, dec)
 	defer p.cmd.Process.Kill()
 
-	addr := "127.0.0.1:" + freePort(b)
-	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
-	clip := filepath.Join(b.TempDir(), "bench.ts")
-	os.WriteFile(clip, benchClip(b), 0o644)
-	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr, bareFanoutClipEnv+"="+clip)
-	bp := startProcess(b, bare)
-	defer bp.cmd.Process.Kill()
+	bare, addr := startBareFanout(b)
+	defer bare.cmd.Process.Kill()
 
 	loads := []*exec.Cmd{
 		pinned(1, bin, append([]string{"load", "-json", "-url", p.liveURL(camURL)}, loadArgs...)...),
 		pinned(1, bin, append([]string{"load", "-json", "-url", "ws://" + addr + "/"}, loadArgs...)...),
 	}
-	pids := []int{p.cmd.Process.Pid, bp.cmd.Process.Pid}
+	pids := []int{p.cmd.Process.Pid, bare.cmd.Process.Pid}
 	cpu, reports := measureUnderLoad(b, loads, pids, settle, window)
 	report(cpu[0]*100, "%cpu_decoder")
 	report(float64(reports[0].Drops), "drops_decoder")
 	report(cpu[1]*100, "%cpu_bare")
 	report(cpu[0]/cpu[1], "ratio")
+}
+
+// startBareFanout starts the bare fan-out of the benchmark clip pinned to
+// core 0, and returns it and its address.
+func startBareFanout(b testing.TB) (*process, string) {
+	addr := "127.0.0.1:" + freePort(b)
+	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
+	clip := filepath.Join(b.TempDir(), "bench.ts")
+	os.WriteFile(clip, benchClip(b), 0o644)
+	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr, bareFanoutClipEnv+"="+clip)
+	return startProcess(b, bare), addr
 }
 
 // measureUnderLoad runs the loads together, and measures each pid's CPU
@@ -229,13 +235,8 @@ func measureUnderLoad(b testing.TB, loads []*exec.Cmd, pids []int, settle, windo
 // fails, the limit is the machine's (the load generator's core, the
 // loopback), not decoder's.
 func perCoreRun(b testing.TB, bin, camURL string, report reportFunc) {
-	addr := "127.0.0.1:" + freePort(b)
-	bare := pinned(0, os.Args[0], "-test.run=^TestBareFanoutProcess$")
-	clip := filepath.Join(b.TempDir(), "bench.ts")
-	os.WriteFile(clip, benchClip(b), 0o644)
-	bare.Env = append(os.Environ(), bareFanoutEnv+"="+addr, bareFanoutClipEnv+"="+clip)
-	bp := startProcess(b, bare)
-	defer bp.cmd.Process.Kill()
+	bare, addr := startBareFanout(b)
+	defer bare.cmd.Process.Kill()
 
 	best, bareBest := 0, 0
 	decDone, bareDone := false, false
