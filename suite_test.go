@@ -129,6 +129,7 @@ func TestBenchmarkSuite(t *testing.T) {
 		browserWallRun(t, f.reporter("wall"))
 		transcodeSuite(t, bin, f)
 		fanoutSuite(t, bin, cam.url(), f)
+		clusterRun(t, f.reporter("cluster"))
 	}
 	if err := os.WriteFile("BENCHMARKS.md", renderBenchmarks(f, time.Since(started)), 0o644); err != nil {
 		t.Fatal(err)
@@ -297,6 +298,7 @@ viewer then costs a cursor step. Muxing is paid once per frame per source.
 		scaled(f, "fanout 100 ns", 1000), f.med("fanout 100 allocs", "%.0f"), scaled(f, "fanout 1000 ns", 1000), f.med("fanout 1000 allocs", "%.0f"),
 		scaled(f, "mux ns", 1000), f.med("mux allocs", "%.0f"), scaled(f, "mux bytes", 1000))
 	renderFanout(&w, f)
+	renderCluster(&w, f)
 	renderTranscode(&w, f)
 	return w.Bytes()
 }
