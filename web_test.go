@@ -97,14 +97,14 @@ func TestWebPlayerModules(t *testing.T) {
 			queue = append(queue, m[1])
 		}
 	}
-	for _, name := range []string{"player.js", "media.js", "codecs.js"} {
+	for _, name := range []string{"player.js", "media.js", "codecs.js", "decoder-stream.js"} {
 		if !seen[name] {
 			t.Errorf("decoder.js does not lead to %s (found %v)", name, seen)
 		}
 	}
 	rec := get("/decoder.d.ts")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
-		!strings.Contains(rec.Body.String(), "export declare class DecoderPlayer ") {
-		t.Errorf("GET /decoder.d.ts: %d %q, want 200, text and the player's types", rec.Code, rec.Header().Get("Content-Type"))
+		!strings.Contains(rec.Body.String(), "'decoder-stream': DecoderStream;") {
+		t.Errorf("GET /decoder.d.ts: %d %q, want 200, text and the element's types", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }

@@ -1,8 +1,9 @@
-// Types of decoder's player module, /decoder.js: DecoderPlayer, and what
-// it takes and tells. decoder serves this file at /decoder.d.ts, for pages
-// written in TypeScript. The modules take their types from it (player.js)
-// and declare that they implement it, so that `tsc --checkJs --strict`
-// (e2e/tsconfig.json) fails when the two part.
+// Types of decoder's player module, /decoder.js: DecoderPlayer, the
+// <decoder-stream> element, and what they take and tell. decoder serves
+// this file at /decoder.d.ts, for pages written in TypeScript. The modules
+// take their types from it (player.js, decoder-stream.js) and declare that
+// they implement it, so that `tsc --checkJs --strict` (e2e/tsconfig.json)
+// fails when the two part.
 
 export type PlayerState = 'connecting' | 'live' | 'reconnecting' | 'error' | 'ended' | 'closed';
 
@@ -147,7 +148,7 @@ export interface StatusDetail {
   reason: string;
 }
 
-/** The events of a DecoderPlayer. */
+/** The events of a DecoderPlayer, and of a <decoder-stream> element, which passes them on. */
 export interface DecoderPlayerEventMap {
   /** The player's state changed. */
   state: CustomEvent<StateDetail>;
@@ -190,8 +191,49 @@ export declare class DecoderPlayer extends EventTarget {
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
+/** The events of a <decoder-stream>: an element's, and its player's. */
+export interface DecoderStreamEventMap extends HTMLElementEventMap, DecoderPlayerEventMap {}
+
+/**
+ * <decoder-stream>: a muted, autoplaying video of a stream, played by a
+ * DecoderPlayer, defined by importing /decoder.js. Attributes (all live:
+ * changing one plays the stream again with it):
+ *
+ * - src: a stream named in decoder's configuration; or
+ * - url: a source URL, where decoder lets pages give URLs;
+ * - token: a viewer token (PlayerOptions.token);
+ * - server: decoder's address (default: where decoder.js came from);
+ * - codecs: auto (default), source, or families separated by commas;
+ * - height: the largest picture height to ask decoder for;
+ * - wall-height: a height for a tile of a wall: asked for while the
+ *   element shows fewer lines than that, not when it is shown larger;
+ * - sound: play with sound (browsers may wait for a click to allow it);
+ * - controls: the video's own controls.
+ *
+ * It mirrors its player's state in its `state` attribute, shows the
+ * reason while not live, and passes on the player's events. Removed from
+ * the document, it releases its viewer at once.
+ */
+export declare class DecoderStream extends HTMLElement {
+  static readonly observedAttributes: string[];
+  /** The player of the stream shown now; null while the element is not in the document or names no stream. */
+  readonly player: DecoderPlayer | null;
+  /** The video element it plays in, in its shadow root. */
+  readonly video: HTMLVideoElement;
+  addEventListener<K extends keyof DecoderStreamEventMap>(type: K, listener: (this: DecoderStream, ev: DecoderStreamEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof DecoderStreamEventMap>(type: K, listener: (this: DecoderStream, ev: DecoderStreamEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
 /**
  * The codec families this browser plays through Media Source Extensions
  * (MediaSource, else ManagedMediaSource): what codecs 'auto' asks for.
  */
 export declare function supportedFamilies(): string[];
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'decoder-stream': DecoderStream;
+  }
+}

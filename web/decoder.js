@@ -1,6 +1,6 @@
 // decoder.js: decoder's player, served by decoder at /decoder.js, a
-// dependency-free ES module (its parts, player.js, media.js and codecs.js,
-// are served beside it). In a page:
+// dependency-free ES module (its parts, player.js, media.js, codecs.js and
+// decoder-stream.js, are served beside it). In a page:
 //
 //   import { DecoderPlayer } from 'http://127.0.0.1:3000/decoder.js';
 //   const player = new DecoderPlayer(video, { src: 'front-door' });
@@ -8,8 +8,14 @@
 //   player.addEventListener('stats', (e) => console.log(e.detail));
 //   // later: player.destroy();
 //
-// Types, and what each option and event means: decoder.d.ts.
+// or, with no script of the page's own, once the module is loaded:
+//
+//   <script type="module" src="http://127.0.0.1:3000/decoder.js"></script>
+//   <decoder-stream src="front-door"></decoder-stream>
+//
+// Types, and what each option, attribute and event means: decoder.d.ts.
 
 export { DecoderPlayer } from './player.js';
+export { DecoderStream } from './decoder-stream.js';
 // Which codec families codecs: 'auto' asks for.
 export { supportedFamilies } from './codecs.js';
