@@ -99,7 +99,11 @@ func (rs *relayState) handle(out *muxer, u tapUnit) {
 			out.writeVideo(fromClock(v.pts, videoTimescale), v.au)
 		}
 	case u.audio != nil:
-		if rs.init != nil && u.audio.setup == rs.init.audio {
+		// Audio of the track the muxer was reset for. Compared by what it
+		// is, not by pointer: a source that connects again (or the demo's
+		// next pass over its clip) sets its tracks up anew, and while they
+		// are unchanged it keeps its init, which holds the first setup.
+		if rs.init != nil && rs.init.audio != nil && u.audio.setup.key() == rs.init.audio.key() {
 			out.writeAudioFrames(fromClock(u.audio.pts, u.audio.setup.rate), u.audio.frames)
 		}
 	}

@@ -18,7 +18,7 @@ func TestProtocolDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	player, err := os.ReadFile("web/decoder.js")
+	player, err := os.ReadFile("web/player.js")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestProtocolDocumented(t *testing.T) {
 
 	m := regexp.MustCompile(`const FINAL_CLOSES = new Set\(\[([\d, ]+)\]\)`).FindSubmatch(player)
 	if m == nil {
-		t.Fatal("web/decoder.js has no FINAL_CLOSES set")
+		t.Fatal("web/player.js has no FINAL_CLOSES set")
 	}
 	var final []int
 	for _, s := range strings.Split(string(m[1]), ",") {

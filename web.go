@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,11 @@ func serveAsset(w http.ResponseWriter, r *http.Request) {
 	if err != nil || name == "index.html" {
 		handleNotFound(w, r)
 		return
+	}
+	if strings.HasSuffix(name, ".d.ts") {
+		// The player's types, to read or save: by its extension alone,
+		// the system's MIME table may call it an MPEG transport stream.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
 	http.ServeContent(w, r, name, startTime, bytes.NewReader(data))
 }

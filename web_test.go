@@ -66,3 +66,45 @@ func TestWebLogo(t *testing.T) {
 		t.Errorf("the logo is not followed by the name decoder: %.100s", rest)
 	}
 }
+
+// TestWebPlayerModules: every module of the player that decoder.js
+// imports, directly or through another, is served as JavaScript (a
+// browser refuses a module of another type), and the types beside them
+// as text, whatever the system's MIME table says of .ts.
+func TestWebPlayerModules(t *testing.T) {
+	h := testHandler(t, nil)
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, localRequest("GET", path))
+		return rec
+	}
+	seen := map[string]bool{}
+	queue := []string{"decoder.js"}
+	imports := regexp.MustCompile(`(?m)^(?:import|export) .* from '\./([a-z-]+\.js)';$`)
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		rec := get("/" + name)
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+			t.Errorf("GET /%s: %d %q, want 200 and JavaScript", name, rec.Code, rec.Header().Get("Content-Type"))
+			continue
+		}
+		for _, m := range imports.FindAllStringSubmatch(rec.Body.String(), -1) {
+			queue = append(queue, m[1])
+		}
+	}
+	for _, name := range []string{"player.js", "media.js", "codecs.js", "decoder-stream.js"} {
+		if !seen[name] {
+			t.Errorf("decoder.js does not lead to %s (found %v)", name, seen)
+		}
+	}
+	rec := get("/decoder.d.ts")
+	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
+		!strings.Contains(rec.Body.String(), "'decoder-stream': DecoderStream;") {
+		t.Errorf("GET /decoder.d.ts: %d %q, want 200, text and the element's types", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
