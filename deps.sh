@@ -11,8 +11,13 @@
 #   chromium                    the browser tests
 #   firefox-esr                 the browser tests in a second engine (Gecko),
 #                               over WebDriver BiDi
-#   nodejs, npm                 playwright-core, puppeteer-core and tsc (when
-#                               npm is absent)
+#   webkit2gtk-driver, xvfb     the browser tests in WebKit, Safari's engine:
+#                               WebKitGTK's WebKitWebDriver, on a virtual display
+#   gstreamer1.0-libav          FFmpeg's H.264 decoder for WebKitGTK (through
+#                               GStreamer), whose fallback, OpenH264, fails on
+#                               these streams now and then
+#   nodejs, npm                 playwright-core, puppeteer-core,
+#                               selenium-webdriver and tsc (when npm is absent)
 #   zip, wixl, genisoimage      release.sh: Windows zips, the .msi, the macOS .dmg
 #   msitools                    reading the .msi back (msiinfo, msiextract)
 #   desktop-file-utils          desktop-file-validate on the desktop entries
@@ -27,6 +32,7 @@ set -euo pipefail
 
 packages=(dbus ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad chromium firefox-esr
+  webkit2gtk-driver xvfb gstreamer1.0-libav
   zip wixl genisoimage msitools desktop-file-utils systemd nginx-light iproute2)
 command -v npm >/dev/null || packages+=(nodejs npm)
 

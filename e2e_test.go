@@ -102,22 +102,13 @@ func startBrowserEnv(t testing.TB) []string {
 	camG711 := &testCamera{t: t, clips: [][]byte{demoClip}, g711: g711Audio(t, false)}
 	camG711.start()
 	t.Cleanup(camG711.Stop)
-	browserConfig := func(transcodes int) func(cfg *Config) {
-		return func(cfg *Config) {
-			// Browsers read in bursts and run timers lazily: production
-			// timings, not the engine tests' tight ones.
-			cfg.Live = defaultConfig(t).Live
-			cfg.Live.Linger = 100 * time.Millisecond
-			cfg.Live.MaxTranscodes = transcodes
-		}
-	}
 	// Enough transcodes for a wall of three sources scaled, and for the
 	// snapshots of its posters and thumbnails, which take one each while
 	// they decode: no tile is refused a transcode by chance, whatever the
 	// number of cores. The second decoder has one, for the scenario that
 	// runs out of them.
-	ts := startTestServer(t, browserConfig(16))
-	tight := startTestServer(t, browserConfig(1))
+	ts := startTestServer(t, browserConfig(t, 16))
+	tight := startTestServer(t, browserConfig(t, 1))
 
 	control := http.NewServeMux()
 	control.HandleFunc("POST /camera/stop", func(w http.ResponseWriter, r *http.Request) { camA.Stop() })
@@ -142,6 +133,18 @@ func startBrowserEnv(t testing.TB) []string {
 	outDir, _ := filepath.Abs("test-output")
 	return []string{"DECODER_URL=" + ts.base, "DECODER_TIGHT_URL=" + tight.base, "CONTROL_URL=http://" + ln.Addr().String(),
 		"CAMERAS=" + string(cameras), "OUT_DIR=" + outDir}
+}
+
+// browserConfig is the configuration of a decoder that browsers play
+// from, with transcodes ffmpeg transcodes at most.
+func browserConfig(t testing.TB, transcodes int) func(cfg *Config) {
+	return func(cfg *Config) {
+		// Browsers read in bursts and run timers lazily: production
+		// timings, not the engine tests' tight ones.
+		cfg.Live = defaultConfig(t).Live
+		cfg.Live.Linger = 100 * time.Millisecond
+		cfg.Live.MaxTranscodes = transcodes
+	}
 }
 
 // runNodeScenarios runs a scenario script of e2e/ with env, for at most
@@ -177,7 +180,7 @@ func runNodeScenarios(t testing.TB, script string, env []string, limit time.Dura
 	}
 	for _, name := range scenarios {
 		if !ran[name] {
-			t.Fatalf("%s did not run %s (%v)\n%s", script, name, err, stderr.String())
+			t.Fatalf("%s did not run %s (%v); it reported:\n%s\n%s", script, name, err, out, stderr.String())
 		}
 	}
 	if err != nil && !failed {

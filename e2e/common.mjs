@@ -1,8 +1,11 @@
 // What the browser scenarios share, whichever engine and driver runs them
-// (e2e.mjs: Chromium through playwright-core; firefox.mjs: Firefox through
-// puppeteer-core). Both drivers' pages have evaluate(fn, arg), which is all
-// these helpers use.
+// (e2e.mjs and element.mjs: Chromium through playwright-core; firefox.mjs:
+// Firefox through puppeteer-core; webkit.mjs: WebKitGTK through
+// selenium-webdriver). Every driver's page has evaluate(fn, arg), or is
+// given one, which is all these helpers use.
 import { mkdirSync } from 'node:fs';
+
+/** @typedef {import('./pages').ScenarioPage} ScenarioPage */
 
 /** decoder's page, e.g. http://127.0.0.1:3000. */
 export const decoder = process.env.DECODER_URL || '';
@@ -18,6 +21,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /**
  * Playback figures of tile i of the dashboard: media time, decoded frames,
  * player stats, the init message and the height asked for.
+ * @param {ScenarioPage} page
+ * @param {number} i
  */
 export async function tile(page, i) {
   return page.evaluate((i) => {
@@ -36,7 +41,16 @@ export async function tile(page, i) {
   }, i);
 }
 
-/** Waits until cond(tile) holds, polling every 100 ms, for up to ms. */
+/** @typedef {Awaited<ReturnType<typeof tile>>} TileFigures */
+
+/**
+ * Waits until cond(tile) holds, polling every 100 ms, for up to ms.
+ * @param {ScenarioPage} page
+ * @param {number} i
+ * @param {number} ms
+ * @param {string} what
+ * @param {(t: TileFigures) => boolean} cond
+ */
 export async function waitTile(page, i, ms, what, cond) {
   const deadline = Date.now() + ms;
   let last;
@@ -52,6 +66,10 @@ export async function waitTile(page, i, ms, what, cond) {
  * Waits for tile i to play: its media time advances by `seconds` and more
  * frames are decoded. Both are waited for: a player far behind jumps to
  * the live edge, which moves the time without decoding a frame.
+ * @param {ScenarioPage} page
+ * @param {number} i
+ * @param {number} seconds
+ * @param {number} ms
  */
 export async function waitPlaying(page, i, seconds, ms) {
   const first = await waitTile(page, i, ms, 'a first frame', (t) => t.time > 0 && t.frames > 0);
@@ -64,11 +82,19 @@ export async function streams() {
   return (await (await fetch(decoder + '/streams')).json()).data;
 }
 
-/** /?src=a&src=b&wall=n for the dashboard. */
+/**
+ * /?src=a&src=b&wall=n for the dashboard.
+ * @param {string[]} srcs
+ * @param {number} [n]
+ */
 export function wallQuery(srcs, n) {
   return '?' + (n ? 'wall=' + n + '&' : '') + srcs.map((s) => 'src=' + encodeURIComponent(s)).join('&');
 }
 
+/**
+ * @param {number[]} values
+ * @param {number} q
+ */
 export function percentile(values, q) {
   const s = [...values].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : 0;
@@ -95,7 +121,7 @@ export async function runScenarios(scenarios, onlyWhenNamed, cleanUp) {
       console.log(JSON.stringify({ scenario: name, ok: true, ms: Date.now() - started, ...figures }));
     } catch (err) {
       failed = true;
-      console.log(JSON.stringify({ scenario: name, ok: false, ms: Date.now() - started, error: String(err && err.stack || err) }));
+      console.log(JSON.stringify({ scenario: name, ok: false, ms: Date.now() - started, error: String(err instanceof Error && err.stack || err) }));
     }
     await cleanUp();
   }
@@ -106,6 +132,10 @@ export async function runScenarios(scenarios, onlyWhenNamed, cleanUp) {
  * Waits until cond(row) holds for the dashboard's streams-table row of
  * stream id: its transcoding text, and its thumbnail's size ([0, 0] until
  * one has loaded).
+ * @param {ScenarioPage} page
+ * @param {string} id
+ * @param {number} ms
+ * @param {(row: {transcode: string, thumb: number[]}) => boolean} cond
  */
 export async function waitRow(page, id, ms, cond) {
   const deadline = Date.now() + ms;
@@ -114,7 +144,7 @@ export async function waitRow(page, id, ms, cond) {
     last = await page.evaluate((id) => {
       const tr = document.querySelector(`#streams tr[data-id="${id}"]`);
       if (!tr) return null;
-      const img = tr.querySelector('td.thumb img');
+      const img = /** @type {HTMLImageElement | null} */ (tr.querySelector('td.thumb img'));
       return {
         transcode: tr.querySelector('td.transcode')?.textContent || '',
         thumb: img && !img.hidden && img.complete ? [img.naturalWidth, img.naturalHeight] : [0, 0],

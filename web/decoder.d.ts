@@ -204,10 +204,13 @@ export interface DecoderStreamEventMap extends HTMLElementEventMap, DecoderPlaye
  * - token: a viewer token (PlayerOptions.token);
  * - server: decoder's address (default: where decoder.js came from);
  * - codecs: auto (default), source, or families separated by commas;
- * - height: the largest picture height to ask decoder for;
+ * - height: the largest picture height to ask decoder for (it wins over
+ *   wall-height);
  * - wall-height: a height for a tile of a wall: asked for while the
- *   element shows fewer lines than that, not when it is shown larger;
- * - sound: play with sound (browsers may wait for a click to allow it);
+ *   element is shown no taller than that many CSS pixels, none (the
+ *   source's own) once it is shown larger, as a tile made full screen;
+ * - sound: play with sound, where the browser allows it without a click
+ *   (with controls, a click on play does);
  * - controls: the video's own controls.
  *
  * It mirrors its player's state in its `state` attribute, shows the

@@ -56,6 +56,11 @@ export class MediaFeed {
     this.queue = [];
     /** @private */
     this.closed = false;
+    /**
+     * Whether queued media may be appended: with MediaSource always, with
+     * ManagedMediaSource while the browser wants media.
+     */
+    this.streaming = false;
     /** Where the playhead last moved, when, and the buffer's end then. @private */
     this.lastProgress = { time: -1, at: performance.now(), end: 0 };
     const managed = MS !== globalThis.MediaSource;
@@ -72,6 +77,16 @@ export class MediaFeed {
       ms.addEventListener('startstreaming', () => this.setStreaming(true));
       ms.addEventListener('endstreaming', () => this.setStreaming(false));
     }
+    /**
+     * A media error of the element (its decoder failed, say) closes the
+     * media source: nothing more plays until it is made anew, which a
+     * fresh connection does.
+     * @private
+     */
+    this.onError = () => {
+      if (!this.closed) this.host.restart('the browser could not play the media' + (video.error && video.error.message ? ': ' + video.error.message : ''));
+    };
+    video.addEventListener('error', this.onError);
     /** @private */
     this.objectURL = URL.createObjectURL(ms);
     video.src = this.objectURL;
@@ -81,14 +96,6 @@ export class MediaFeed {
   /** Whether the SourceBuffer exists, so that media can play. */
   get ready() {
     return this.sourceBuffer !== null;
-  }
-
-  /**
-   * Whether queued media may be appended: with MediaSource always, with
-   * ManagedMediaSource while the browser wants media.
-   */
-  get streaming() {
-    return this.stats.streaming;
   }
 
   /**
@@ -123,7 +130,7 @@ export class MediaFeed {
    */
   setStreaming(on) {
     if (this.closed) return;
-    this.stats.streaming = on;
+    this.streaming = this.stats.streaming = on;
     if (on) this.next();
   }
 
@@ -280,7 +287,8 @@ export class MediaFeed {
     this.closed = true;
     this.queue = [];
     this.sourceBuffer = null;
-    this.stats.streaming = false;
+    this.streaming = this.stats.streaming = false;
+    this.video.removeEventListener('error', this.onError);
     if (this.objectURL) {
       URL.revokeObjectURL(this.objectURL);
       this.objectURL = '';
