@@ -155,3 +155,16 @@ export async function waitRow(page, id, ms, cond) {
   }
   throw new Error(`streams table: timed out after ${ms} ms waiting for the row of ${id}; last ${JSON.stringify(last)}`);
 }
+
+/** Keeps the URL of every WebSocket the page opens in window.sockets. */
+export function recordSockets() {
+  const Native = window.WebSocket;
+  window.sockets = [];
+  window.WebSocket = class extends Native {
+    /** @param {string | URL} url @param {string | string[]} [protocols] */
+    constructor(url, protocols) {
+      super(url, protocols);
+      window.sockets.push(String(url));
+    }
+  };
+}

@@ -12,7 +12,7 @@
 // if any scenario failed.
 import { chromium } from 'playwright-core';
 import { join } from 'node:path';
-import { cameras, decoder, outDir, percentile, runScenarios, sleep, streams, tile, waitPlaying, waitRow, waitTile, wallQuery } from './common.mjs';
+import { cameras, decoder, outDir, percentile, recordSockets, runScenarios, sleep, streams, tile, waitPlaying, waitRow, waitTile, wallQuery } from './common.mjs';
 
 const control = process.env.CONTROL_URL;
 const tight = process.env.DECODER_TIGHT_URL;
@@ -35,18 +35,6 @@ async function openWall(query, ...scripts) {
   const opened = Date.now();
   await page.goto(decoder + '/' + query);
   return { page, errors, opened };
-}
-
-/** Keeps the URL of every WebSocket the page opens in window.sockets. */
-function recordSockets() {
-  const Native = window.WebSocket;
-  window.sockets = [];
-  window.WebSocket = class extends Native {
-    constructor(url, protocols) {
-      super(url, protocols);
-      window.sockets.push(String(url));
-    }
-  };
 }
 
 /**

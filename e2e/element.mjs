@@ -8,7 +8,7 @@
 // if any scenario failed.
 import { chromium } from 'playwright-core';
 import { join } from 'node:path';
-import { decoder, outDir, runScenarios, waitPlaying, wallQuery } from './common.mjs';
+import { decoder, outDir, recordSockets, runScenarios, waitPlaying, wallQuery } from './common.mjs';
 import { checkElement, checkPhone, startPages, viewerToken } from './embed.mjs';
 
 const browser = await chromium.launch({
@@ -44,17 +44,7 @@ async function open(options) {
  */
 async function dashboard(options, query) {
   const d = await open(options);
-  await d.page.addInitScript(() => {
-    const Native = window.WebSocket;
-    window.sockets = [];
-    window.WebSocket = class extends Native {
-      /** @param {string | URL} url @param {string | string[]} [protocols] */
-      constructor(url, protocols) {
-        super(url, protocols);
-        window.sockets.push(String(url));
-      }
-    };
-  });
+  await d.page.addInitScript(recordSockets);
   await d.b.open(decoder + '/' + query);
   return d;
 }
